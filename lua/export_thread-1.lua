@@ -1,0 +1,34 @@
+--[[ export_thread: every stored field of one thread, for copy_thread.
+
+  KEYS[1]  thread namespaces      checkpoint_ns:{T}
+  ARGV[1..5]  the thread's key bases: cp, write, blob, idx, wo
+
+  A thread and its copy live under different hash tags (different slots in a cluster), so a
+  copy is this read plus one MULTI/EXEC on the target (aio.py), not one script.
+
+  Returns { {N, blob hash (flat), {C, checkpoint hash (flat), {K, writes hash (flat), ...}}...,
+            write-only ids }, ... }
+]]
+--@include common
+local B = bases(1)
+local out = {}
+for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
+  local wo = redis.call('SMEMBERS', B.wo .. ns)
+  for _, cid in ipairs(wo) do ids[#ids + 1] = cid end
+  local cps = {}
+  for _, cid in ipairs(ids) do
+    local h = redis.call('HGETALL', B.cp .. ns .. ':' .. cid)
+    local ws = {}
+    for i = 1, #h, 2 do
+      if string.sub(h[i], 1, 2) == 'w:' then
+        local k = string.sub(h[i], 3)
+        ws[#ws + 1] = k
+        ws[#ws + 1] = redis.call('HGETALL', B.write .. ns .. ':' .. cid .. ':' .. k)
+      end
+    end
+    cps[#cps + 1] = {cid, h, ws}
+  end
+  out[#out + 1] = {ns, redis.call('HGETALL', B.blob .. ns), cps, wo}
+end
+return out

@@ -1,0 +1,29 @@
+--[[ get_checkpoint: one checkpoint with its channel values and pending writes, in one call.
+
+  KEYS[1]  namespace index        checkpoint_idx:{T}:N  (finds the latest when no id is given)
+  KEYS[2]  blob hash              checkpoint_blob:{T}:N
+
+  ARGV[1..5]  the thread's key bases (keys.Thread.bases): cp, write, blob, idx, wo
+  ARGV[6]  N, the encoded namespace
+  ARGV[7]  C, the encoded checkpoint id, or "" for the latest (greatest id) of the namespace
+  ARGV[8 ..]  optional filter pairs ("f:<key>", encoded value): a checkpoint that does not
+              match is reported as absent (used by the cross-thread list)
+
+  The checkpoint hash and writes hashes are derived from the bases and the id read here; they
+  share the hash tag {T} with KEYS, so they live in the same slot.
+
+  Returns nil when absent, else load_tuple's { C, d, parent, blobs, writes }.
+]]
+--@include common
+--@include filter
+--@include load_tuple
+local B = bases(1)
+local ns, cid = ARGV[6], ARGV[7]
+if cid == '' then
+  local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)
+  if #top == 0 then return nil end
+  cid = top[1]
+end
+local names, expected = read_filter(8)
+if not matches(B.cp .. ns .. ':' .. cid, names, expected) then return nil end
+return load_tuple(B, ns, cid)

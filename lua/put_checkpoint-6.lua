@@ -1,0 +1,71 @@
+--[[ put_checkpoint: store one checkpoint, its new channel values and every index, atomically.
+  This is the whole write path of one LangGraph step: one call, one round trip.
+
+  KEYS[1]  checkpoint hash        checkpoint:{T}:N:C
+  KEYS[2]  namespace index        checkpoint_idx:{T}:N   (ZSET, score 0, lex order of ids)
+  KEYS[3]  thread namespaces      checkpoint_ns:{T}      (SET)
+  KEYS[4]  blob hash              checkpoint_blob:{T}:N
+  KEYS[5]  cross-thread index     checkpoint_all         (used when ARGV[8] == "1")
+  KEYS[6]  run index              checkpoint_run:R       (used when ARGV[7] ~= "" and ARGV[8] == "1")
+
+  ARGV[1]  C, the encoded checkpoint id
+  ARGV[2]  N, the encoded namespace
+  ARGV[3]  T, the encoded thread id (hash tag)
+  ARGV[4]  d: the msgpack envelope (serialized checkpoint and metadata), opaque here
+  ARGV[5]  p: the encoded parent checkpoint id, "" for none
+  ARGV[6]  b: "\n"-joined blob fields "<channel>:<version>" of every channel in channel_versions
+  ARGV[7]  r: the encoded run id, "" for none
+  ARGV[8]  "1" to maintain the cross-thread indexes, "0" to leave them alone
+  ARGV[9]  the run index prefix   checkpoint_run:   (to leave the old run on a re-put)
+  ARGV[10] n: the number of blob field/value pairs that follow
+  ARGV[11 .. 10+2n]  blob field, blob value (only the channels in new_versions)
+  ARGV[11+2n ..]     filter field "f:<key>", encoded scalar value (metadata for list filters)
+
+  Steps: when C already exists (a re-put), its old filter fields and run membership are removed
+  first, so a re-put replaces the checkpoint as InMemorySaver's dict update does; writes already
+  stored for C are kept. Then the hash, the blobs and every index are written. The namespace
+  index is also the latest pointer: its greatest member is the latest checkpoint, so "latest"
+  never moves backwards when an older id is re-put.
+
+  Returns 1 for a new checkpoint, 0 for a re-put. Errors: only Redis' own (OOM, wrong type).
+]]
+--@include common
+local cp, idx, ns_set, blob, all, run = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local cid, ns, tag, run_id, global = ARGV[1], ARGV[2], ARGV[3], ARGV[7], ARGV[8] == '1'
+local nblob = tonumber(ARGV[10])
+
+local created = 1
+if redis.call('HEXISTS', cp, 'd') == 1 then
+  created = 0
+  local old = redis.call('HGETALL', cp)
+  local stale = {}
+  for i = 1, #old, 2 do
+    local f = old[i]
+    if string.sub(f, 1, 2) == 'f:' then
+      stale[#stale + 1] = f
+    elseif f == 'r' and global then
+      redis.call('SREM', ARGV[9] .. old[i + 1], tag .. '\n' .. ns .. '\n' .. cid)
+    end
+  end
+  stale[#stale + 1] = 'r'
+  redis.call('HDEL', cp, unpack(stale))
+end
+
+local fields = {'d', ARGV[4], 'p', ARGV[5], 'b', ARGV[6]}
+if run_id ~= '' then
+  fields[#fields + 1] = 'r'
+  fields[#fields + 1] = run_id
+end
+for i = 11 + 2 * nblob, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('HSET', cp, unpack(fields))
+if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 11, 10 + 2 * nblob)) end
+redis.call('ZADD', idx, 0, cid)
+redis.call('SADD', ns_set, ns)
+if global then
+  redis.call('ZADD', all, 0, cid .. '\n' .. tag .. '\n' .. ns)
+  if run_id ~= '' then redis.call('SADD', run, tag .. '\n' .. ns .. '\n' .. cid) end
+end
+return created

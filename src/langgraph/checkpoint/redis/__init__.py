@@ -1,0 +1,9 @@
+"""Redis checkpointers for LangGraph on plain Redis: Lua scripts, sorted-set indexes, no modules.
+
+Same import path as langgraph-checkpoint-redis, so its users switch by changing one package.
+"""
+
+from .aio import AsyncRedisSaver
+from .sync import RedisSaver
+
+__all__ = ["AsyncRedisSaver", "RedisSaver"]

@@ -1,0 +1,268 @@
+"""AsyncRedisSaver: the source of truth. Drives ops.py's generators with redis.asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+
+import redis.asyncio as aredis
+from redis.exceptions import NoScriptError
+
+from .base import BaseRedisSaver, derived_pool_kwargs
+from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip
+
+T = TypeVar("T")
+
+DEFAULT_MAX_CONNECTIONS = 64
+"""Connections of a pool we create. The pool blocks (queues) at this size rather than raising
+MaxConnectionsError, so 500 concurrent graphs wait their turn instead of failing."""
+
+
+class AsyncRedisSaver(BaseRedisSaver):
+    """A LangGraph checkpointer on any Redis 6.2+ (Redis, Valkey, managed services), one Lua
+    script call per step.
+
+    Constructing it needs no running event loop; the connection is opened on first use.
+    Sync methods work from other threads while the saver's loop runs (as langgraph's sync
+    graph API calls them), and refuse to run on the loop's own thread, where they would block it.
+    """
+
+    def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(redis_url, **kwargs)
+        self._client: aredis.Redis | None = None
+        self._private: aredis.Redis | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # -- connection ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> aredis.Redis:
+        """The client every command goes through (raw bytes replies)."""
+        if self._client is None:
+            if self._user_client is not None:
+                kwargs = derived_pool_kwargs(self._user_client.connection_pool)
+                if kwargs is None:
+                    self._client = self._user_client
+                else:
+                    pool = aredis.BlockingConnectionPool(
+                        connection_class=self._user_client.connection_pool.connection_class,
+                        max_connections=DEFAULT_MAX_CONNECTIONS,
+                        **kwargs,
+                    )
+                    self._client = self._private = aredis.Redis(connection_pool=pool)
+            else:
+                args = {"max_connections": DEFAULT_MAX_CONNECTIONS, **self._connection_args}
+                pool = aredis.BlockingConnectionPool.from_url(self._redis_url, **args)
+                self._client = self._private = aredis.Redis(connection_pool=pool)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close what we opened; a client the user passed in stays open."""
+        if self._private is not None:
+            await self._private.aclose()
+            self._private = None
+            self._client = None
+
+    async def __aenter__(self) -> AsyncRedisSaver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(
+        cls, redis_url: str | None = None, **kwargs: Any
+    ) -> AsyncIterator[AsyncRedisSaver]:
+        saver = cls(redis_url, **kwargs)
+        try:
+            yield saver
+        finally:
+            await saver.aclose()
+
+    # -- driver --------------------------------------------------------------------------
+
+    async def _eval(self, c: Eval) -> Any:
+        args = (c.script.numkeys, *c.keys, *c.args)
+        try:
+            return await self.client.execute_command("EVALSHA", c.script.sha, *args)
+        except NoScriptError:
+            return await self.client.execute_command("EVAL", c.script.source, *args)
+
+    async def _round_trip(self, rt: RoundTrip) -> list[Any]:
+        if len(rt.cmds) == 1 and not rt.transaction:
+            c = rt.cmds[0]
+            if isinstance(c, Eval):
+                return [await self._eval(c)]
+            return [await self.client.execute_command(*c.args)]
+        async with self.client.pipeline(transaction=rt.transaction) as pipe:
+            for c in rt.cmds:
+                if isinstance(c, Eval):
+                    pipe.execute_command(
+                        "EVALSHA", c.script.sha, c.script.numkeys, *c.keys, *c.args
+                    )
+                else:
+                    pipe.execute_command(*c.args)
+            replies = await pipe.execute(raise_on_error=False)
+        out = []
+        for c, r in zip(rt.cmds, replies, strict=True):
+            if isinstance(r, NoScriptError) and isinstance(c, Eval):
+                r = await self._eval(c)
+            elif isinstance(r, Exception) and not (isinstance(c, Cmd) and c.args[0] == "INFO"):
+                raise r
+            out.append(r)
+        return out
+
+    async def _drive(self, op: Op[T]) -> T:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        reply: list[Any] | None = None
+        try:
+            while True:
+                rt = op.send(reply)  # type: ignore[arg-type]
+                reply = await self._round_trip(rt)
+        except StopIteration as stop:
+            return stop.value
+
+    async def _drive_iter(self, op: ListOp) -> AsyncIterator[Any]:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        reply: list[Any] | None = None
+        while True:
+            try:
+                msg = op.send(reply)
+            except StopIteration:
+                return
+            if isinstance(msg, Emit):
+                reply = None
+                yield msg.value
+            else:
+                reply = await self._round_trip(msg)
+
+    # -- the LangGraph API ---------------------------------------------------------------
+
+    async def asetup(self) -> None:
+        """Idempotent: checks the server, loads the scripts, records the storage format."""
+        await self._drive(self._ops.setup())
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._drive(self._ops.get_tuple(self.serde, config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        op = self._ops.list(self.serde, config, filter=filter, before=before, limit=limit)
+        async for item in self._drive_iter(op):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await self._drive(
+            self._ops.put(self.serde, config, checkpoint, metadata, new_versions)
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await self._drive(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._drive(self._ops.delete_thread(thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self._drive(self._ops.delete_for_runs(run_ids))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._drive(self._ops.copy_thread(source_thread_id, target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self._drive(self._ops.prune(thread_ids, strategy))
+
+    # -- sync methods, for langgraph's sync API running beside the saver's loop -------------
+
+    def _sync(self, coro: Any) -> Any:
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or not loop.is_running():
+            coro.close()
+            raise asyncio.InvalidStateError(
+                "AsyncRedisSaver's sync methods run only from another thread while the "
+                "saver's event loop runs; use the a* methods, or RedisSaver for sync code"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def setup(self) -> None:
+        self._sync(self.asetup())
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._sync(self.aget_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Any:
+        async def collect() -> list[CheckpointTuple]:
+            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
+
+        return iter(self._sync(collect()))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._sync(self.aput(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._sync(self.aput_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._sync(self.adelete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._sync(self.adelete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._sync(self.acopy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._sync(self.aprune(thread_ids, strategy=strategy))

@@ -1,0 +1,132 @@
+"""The key layout: every Redis key this package writes is named here and nowhere else.
+
+Ids (thread, namespace, checkpoint, task, run) are percent-encoded before they become part of a
+key, so that a `:` cannot shift a field boundary, a `{` or `}` cannot move the Redis Cluster hash
+tag, glob characters cannot leak into a `SCAN MATCH`, and whitespace or control characters stay
+printable. An empty thread id becomes `%` (a lone `%` is never produced by encoding anything
+else), because an empty hash tag `{}` would make Redis hash the whole key name and scatter one
+thread over many slots.
+
+Per thread `T` (encoded) and namespace `N` (encoded, `""` for the root namespace), with the
+default prefixes:
+
+    checkpoint:{T}:N:C             HASH  one checkpoint C (fields: see codec.py)
+    checkpoint_write:{T}:N:C:K     HASH  pending writes of task K on checkpoint C, field = idx
+    checkpoint_blob:{T}:N          HASH  channel values, field = "<channel>:<version>"
+    checkpoint_idx:{T}:N           ZSET  checkpoint ids of the namespace, score 0, lex order
+    checkpoint_wo:{T}:N            SET   ids that have writes but no checkpoint (yet)
+    checkpoint_ns:{T}              SET   the thread's namespaces (encoded)
+    checkpoint_all                 ZSET  every checkpoint, member "C\\nT\\nN" (cross-thread list)
+    checkpoint_run:R               SET   checkpoints of run R, member "T\\nN\\nC"
+    checkpoint_meta                HASH  storage format version, written by setup()
+
+Everything of one thread carries the hash tag `{T}`, so each per-thread script runs in one slot.
+The two cross-thread indexes (`_all`, `_run:`) are the only keys outside a thread's slot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_UNSAFE = re.compile(r"[\x00-\x20%:{}*?\[\]\\\x7f]")
+
+
+def _quote(match: re.Match[str]) -> str:
+    return f"%{ord(match.group(0)):02X}"
+
+
+@lru_cache(maxsize=65536)
+def enc(value: str) -> str:
+    """Encode one id for use inside a key; uuids and plain names come back unchanged."""
+    if not _UNSAFE.search(value):
+        return value
+    return _UNSAFE.sub(_quote, value)
+
+
+@lru_cache(maxsize=65536)
+def tag(thread_id: str) -> str:
+    """Encode a thread id for the hash tag: like `enc`, but never empty."""
+    return enc(thread_id) or "%"
+
+
+_ESCAPE = re.compile(r"%([0-9A-F]{2})")
+
+
+@lru_cache(maxsize=65536)
+def dec(value: str) -> str:
+    """Invert `enc` (and `tag`)."""
+    if "%" not in value:
+        return value
+    if value == "%":
+        return ""
+    # Only ASCII characters are ever escaped, so each %XX is one character.
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+def _check(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    return value
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The key bases of one thread: every per-thread key starts with one of these."""
+
+    tag: str
+    cp: str  # "checkpoint:{T}:"
+    write: str  # "checkpoint_write:{T}:"
+    blob: str  # "checkpoint_blob:{T}:"
+    idx: str  # "checkpoint_idx:{T}:"
+    wo: str  # "checkpoint_wo:{T}:"
+    ns_set: str  # "checkpoint_ns:{T}"
+
+    def bases(self) -> list[str]:
+        """The bases in the order the Lua scripts take them (ARGV[1..5])."""
+        return [self.cp, self.write, self.blob, self.idx, self.wo]
+
+
+@dataclass(frozen=True)
+class KeySpace:
+    """Key names for one pair of prefixes (the incumbent's `checkpoint_prefix` and
+    `checkpoint_write_prefix`)."""
+
+    prefix: str = "checkpoint"
+    write_prefix: str = "checkpoint_write"
+
+    @property
+    def all_index(self) -> str:
+        return f"{self.prefix}_all"
+
+    @property
+    def run_base(self) -> str:
+        return f"{self.prefix}_run:"
+
+    @property
+    def meta(self) -> str:
+        return f"{self.prefix}_meta"
+
+    def run_key(self, run_id: str) -> str:
+        return f"{self.prefix}_run:{enc(run_id)}"
+
+    def thread(self, thread_id: str) -> Thread:
+        return _thread(self.prefix, self.write_prefix, _check("thread_id", thread_id))
+
+    def thread_from_tag(self, thread_tag: str) -> Thread:
+        return _thread(self.prefix, self.write_prefix, dec(thread_tag))
+
+
+@lru_cache(maxsize=16384)
+def _thread(prefix: str, write_prefix: str, thread_id: str) -> Thread:
+    t = tag(thread_id)
+    return Thread(
+        tag=t,
+        cp=f"{prefix}:{{{t}}}:",
+        write=f"{write_prefix}:{{{t}}}:",
+        blob=f"{prefix}_blob:{{{t}}}:",
+        idx=f"{prefix}_idx:{{{t}}}:",
+        wo=f"{prefix}_wo:{{{t}}}:",
+        ns_set=f"{prefix}_ns:{{{t}}}",
+    )

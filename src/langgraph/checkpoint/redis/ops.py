@@ -1,0 +1,482 @@
+"""Every rule of the savers, written once and free of I/O.
+
+Each operation is a generator: it yields a `RoundTrip` (commands sent together, one network
+round trip), receives the list of replies, and finally returns its result; `list` also yields
+`Emit` items as it goes. The async saver (aio.py) and the sync saver (sync.py) differ only in
+how they drive these generators, so they cannot drift apart (the psycopg 3 design).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from . import codec, scripts
+from .keys import KeySpace, Thread, dec, enc
+
+T = TypeVar("T")
+
+PAGE = 100
+"""Checkpoints fetched per round trip when `list` has no limit (or a larger one)."""
+
+MIN_SERVER = (6, 2)
+
+
+class Eval(NamedTuple):
+    script: scripts.Script
+    keys: list[str]
+    args: list[Any]
+
+
+class Cmd(NamedTuple):
+    args: tuple[Any, ...]
+
+
+@dataclass
+class RoundTrip:
+    cmds: list[Eval | Cmd]
+    transaction: bool = False
+
+    def __post_init__(self) -> None:
+        # The file name carries the key count (put_checkpoint-6.lua): a caller passing another
+        # count is a bug here, caught before the server would misread KEYS and ARGV.
+        for c in self.cmds:
+            if isinstance(c, Eval) and len(c.keys) != c.script.numkeys:
+                raise AssertionError(
+                    f"{c.script.name} takes {c.script.numkeys} keys, got {len(c.keys)}"
+                )
+
+
+class Emit(NamedTuple):
+    value: Any
+
+
+Op = Generator[RoundTrip, list[Any], T]
+ListOp = Generator["RoundTrip | Emit", "list[Any] | None", None]
+
+
+def _conf(config: RunnableConfig | None, what: str) -> dict[str, Any]:
+    conf = (config or {}).get("configurable") or {}
+    if "thread_id" not in conf or conf["thread_id"] is None:
+        raise ValueError(
+            f"{what} needs config['configurable']['thread_id']: pass "
+            '{"configurable": {"thread_id": "..."}} when you invoke the graph'
+        )
+    return conf
+
+
+def _thread_id(conf: dict[str, Any]) -> str:
+    tid = conf["thread_id"]
+    return tid if isinstance(tid, str) else str(tid)
+
+
+def _ns(conf: dict[str, Any]) -> str:
+    return conf.get("checkpoint_ns") or ""
+
+
+@dataclass
+class Operations:
+    """The protocol for one key space."""
+
+    keys: KeySpace = field(default_factory=KeySpace)
+    cross_thread: bool = True
+    """Maintain the cross-thread indexes (list(None), delete_for_runs)."""
+
+    def __post_init__(self) -> None:
+        self.s = scripts.load()
+        self._g = "1" if self.cross_thread else "0"
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def setup(self) -> Op[None]:
+        cmds: list[Eval | Cmd] = [Cmd(("INFO", "server"))]
+        cmds += [Cmd(("SCRIPT", "LOAD", s.source)) for s in self.s.values()]
+        cmds += [
+            Cmd(("HSETNX", self.keys.meta, "format", codec.FORMAT)),
+            Cmd(("HGET", self.keys.meta, "format")),
+        ]
+        replies = yield RoundTrip(cmds)
+        info, fmt = replies[0], replies[-1]
+        if isinstance(info, dict) and "redis_version" in info:
+            version = tuple(int(x) for x in str(info["redis_version"]).split(".")[:2])
+            if version < MIN_SERVER:
+                raise RuntimeError(
+                    f"Redis {info['redis_version']} is too old: "
+                    f"{'.'.join(map(str, MIN_SERVER))} or newer is needed"
+                )
+        for s, sha in zip(self.s.values(), replies[1:-2], strict=True):
+            if isinstance(sha, Exception) or _str(sha) != s.sha:
+                raise RuntimeError(f"the server refused Lua script {s.name}: {sha}")
+        if int(fmt) != codec.FORMAT:
+            raise RuntimeError(
+                f"keys under prefix {self.keys.prefix!r} hold storage format {int(fmt)}; "
+                f"this version writes format {codec.FORMAT}"
+            )
+
+    # -- write path ----------------------------------------------------------------------
+
+    def put(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Op[RunnableConfig]:
+        conf = _conf(config, "put")
+        thread_id, ns = _thread_id(conf), _ns(conf)
+        th = self.keys.thread(thread_id)
+        cid = checkpoint["id"]
+        nse, cide = enc(ns), enc(cid)
+        skeleton = checkpoint.copy()
+        values: dict[str, Any] = skeleton.pop("channel_values")  # type: ignore[misc]
+        md = get_checkpoint_metadata(config, metadata)
+        blobs: list[Any] = []
+        for ch, ver in new_versions.items():
+            if ch in values:
+                blobs.append(codec.blob_field(ch, ver))
+                blobs.append(codec.pack_value(serde, values[ch]))
+        run = md.get("run_id")
+        run_e = enc(str(run)) if run is not None else ""
+        parent = conf.get("checkpoint_id")
+        yield RoundTrip(
+            [
+                Eval(
+                    self.s["put_checkpoint"],
+                    [
+                        f"{th.cp}{nse}:{cide}",
+                        th.idx + nse,
+                        th.ns_set,
+                        th.blob + nse,
+                        self.keys.all_index,
+                        self.keys.run_key(str(run)) if run_e else self.keys.all_index,
+                    ],
+                    [
+                        cide,
+                        nse,
+                        th.tag,
+                        codec.pack_checkpoint(serde, skeleton, md),
+                        enc(parent) if parent else "",
+                        "\n".join(
+                            codec.blob_field(c, v)
+                            for c, v in checkpoint["channel_versions"].items()
+                        ),
+                        run_e,
+                        self._g,
+                        self.keys.run_base,
+                        len(blobs) // 2,
+                        *blobs,
+                        *codec.filter_fields(md),
+                    ],
+                )
+            ]
+        )
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
+
+    def put_writes(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> Op[None]:
+        conf = _conf(config, "put_writes")
+        if not conf.get("checkpoint_id"):
+            raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
+        if not writes:
+            return
+        th = self.keys.thread(_thread_id(conf))
+        nse, cide, ke = enc(_ns(conf)), enc(conf["checkpoint_id"]), enc(task_id)
+        items: list[Any] = []
+        for i, (ch, value) in enumerate(writes):
+            items.append(WRITES_IDX_MAP.get(ch, i))
+            items.append(codec.pack_write(serde, ch, value))
+        yield RoundTrip(
+            [
+                Eval(
+                    self.s["put_writes"],
+                    [
+                        f"{th.cp}{nse}:{cide}",
+                        f"{th.write}{nse}:{cide}:{ke}",
+                        th.ns_set,
+                        th.wo + nse,
+                    ],
+                    [cide, nse, "w:" + ke, codec.pack_task(task_id, task_path), *items],
+                )
+            ]
+        )
+
+    # -- read path -----------------------------------------------------------------------
+
+    def _get(self, th: Thread, nse: str, cide: str, filter_args: list[str]) -> Eval:
+        return Eval(
+            self.s["get_checkpoint"],
+            [th.idx + nse, th.blob + nse],
+            [*th.bases(), nse, cide, *filter_args],
+        )
+
+    def get_tuple(
+        self, serde: SerializerProtocol, config: RunnableConfig
+    ) -> Op[CheckpointTuple | None]:
+        conf = _conf(config, "get_tuple")
+        thread_id, ns = _thread_id(conf), _ns(conf)
+        cid = conf.get("checkpoint_id")
+        th = self.keys.thread(thread_id)
+        (raw,) = yield RoundTrip([self._get(th, enc(ns), enc(cid) if cid else "", [])])
+        return None if raw is None else self._tuple(serde, thread_id, ns, raw)
+
+    def list(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> ListOp:
+        if limit is not None and limit <= 0:
+            return
+        before_id = ((before or {}).get("configurable") or {}).get("checkpoint_id")
+        fargs = codec.filter_args(filter)
+        if config is None:
+            yield from self._list_all(serde, filter, fargs, before_id, limit)
+            return
+        conf = _conf(config, "list")
+        thread_id = _thread_id(conf)
+        th = self.keys.thread(thread_id)
+        ns = conf.get("checkpoint_ns")
+        if cid := conf.get("checkpoint_id"):
+            if before_id and cid >= before_id:
+                return
+            (raw,) = yield RoundTrip([self._get(th, enc(ns or ""), enc(cid), fargs)])
+            if raw is not None:
+                tup = self._tuple(serde, thread_id, ns or "", raw)
+                if codec.matches(tup.metadata, filter):
+                    yield Emit(tup)
+            return
+        left = limit
+        upper = enc(before_id) if before_id else ""
+        while True:
+            page = min(left, PAGE) if left is not None else PAGE
+            (rows,) = yield RoundTrip(
+                [
+                    Eval(
+                        self.s["list_checkpoints"],
+                        [th.ns_set],
+                        [
+                            *th.bases(),
+                            enc(ns or ""),
+                            "0" if ns is not None else "1",
+                            upper,
+                            page,
+                            *fargs,
+                        ],
+                    )
+                ]
+            )
+            for nse, raw in rows:
+                tup = self._tuple(serde, thread_id, dec(_str(nse)), raw)
+                if not codec.matches(tup.metadata, filter):
+                    continue
+                yield Emit(tup)
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
+            if len(rows) < page:
+                return
+            upper = _str(rows[-1][1][0])
+
+    def _list_all(
+        self,
+        serde: SerializerProtocol,
+        filter: dict[str, Any] | None,
+        fargs: list[str],
+        before_id: str | None,
+        limit: int | None,
+    ) -> ListOp:
+        if not self.cross_thread:
+            raise NotImplementedError("list(None) needs the cross-thread index")
+        upper = "(" + enc(before_id) if before_id else "+"
+        left = limit
+        while True:
+            page = min(left, PAGE) if left is not None else PAGE
+            (members,) = yield RoundTrip(
+                [Cmd(("ZREVRANGEBYLEX", self.keys.all_index, upper, "-", "LIMIT", 0, page))]
+            )
+            refs = [_str(m).split("\n") for m in members]
+            threads = [self.keys.thread_from_tag(t) for _, t, _ in refs]
+            rows = yield RoundTrip(
+                [
+                    self._get(th, nse, cide, fargs)
+                    for (cide, _, nse), th in zip(refs, threads, strict=True)
+                ]
+            )
+            for (_, t, nse), raw in zip(refs, rows, strict=True):
+                if raw is None:
+                    continue
+                tup = self._tuple(serde, dec(t), dec(nse), raw)
+                if not codec.matches(tup.metadata, filter):
+                    continue
+                yield Emit(tup)
+                if left is not None:
+                    left -= 1
+                    if left <= 0:
+                        return
+            if len(members) < page:
+                return
+            upper = "(" + _str(members[-1])
+
+    def _tuple(
+        self, serde: SerializerProtocol, thread_id: str, ns: str, raw: list[Any]
+    ) -> CheckpointTuple:
+        cide, d, parent, blobs, writes = raw
+        skeleton, metadata = codec.unpack_checkpoint(serde, d)
+        values: dict[str, Any] = {}
+        if blobs:
+            by_field = {
+                codec.blob_field(ch, v).encode(): ch
+                for ch, v in skeleton["channel_versions"].items()
+            }
+            for i in range(0, len(blobs), 2):
+                ch = by_field.get(blobs[i])
+                if ch is not None:
+                    values[ch] = codec.unpack_value(serde, blobs[i + 1])
+        pending: list[tuple[str, str, int, bytes]] = []
+        for j in range(0, len(writes), 2):
+            task_id, task_path = codec.unpack_task(writes[j])
+            h = writes[j + 1]
+            for k in range(0, len(h), 2):
+                pending.append((task_path, task_id, int(h[k]), h[k + 1]))
+        pending.sort(key=lambda w: (w[0], w[1], w[2]))
+        cid = dec(_str(cide))
+        return CheckpointTuple(
+            config={
+                "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}
+            },
+            checkpoint={**skeleton, "channel_values": values},
+            metadata=metadata,
+            parent_config=(
+                {
+                    "configurable": {
+                        "thread_id": thread_id,
+                        "checkpoint_ns": ns,
+                        "checkpoint_id": dec(_str(parent)),
+                    }
+                }
+                if parent
+                else None
+            ),
+            pending_writes=[
+                (task_id, *codec.unpack_write(serde, data)) for _, task_id, _, data in pending
+            ],
+        )
+
+    # -- deletion, pruning, copying ------------------------------------------------------
+
+    def _thread_args(self, th: Thread) -> tuple[list[str], list[Any]]:
+        return [th.ns_set, self.keys.all_index], [
+            *th.bases(),
+            th.tag,
+            self.keys.run_base,
+            self._g,
+        ]
+
+    def delete_thread(self, thread_id: str) -> Op[None]:
+        keys, args = self._thread_args(self.keys.thread(thread_id))
+        yield RoundTrip([Eval(self.s["delete_thread"], keys, args)])
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> Op[None]:
+        if not run_ids:
+            return
+        if not self.cross_thread:
+            raise NotImplementedError("delete_for_runs needs the cross-thread index")
+        replies = yield RoundTrip([Cmd(("SMEMBERS", self.keys.run_key(str(r)))) for r in run_ids])
+        by_thread: dict[str, list[str]] = defaultdict(list)
+        for members in replies:
+            for m in members:
+                t, nse, cide = _str(m).split("\n")
+                by_thread[t] += [nse, cide]
+        if not by_thread:
+            return
+        cmds: list[Eval | Cmd] = []
+        for t, pairs in by_thread.items():
+            keys, args = self._thread_args(self.keys.thread_from_tag(t))
+            cmds.append(Eval(self.s["delete_checkpoints"], keys, [*args, *pairs]))
+        yield RoundTrip(cmds)
+
+    def prune(self, thread_ids: Sequence[str], strategy: str = "keep_latest") -> Op[None]:
+        if strategy not in ("keep_latest", "delete"):
+            raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+        if not thread_ids:
+            return
+        script = self.s["prune_thread" if strategy == "keep_latest" else "delete_thread"]
+        cmds: list[Eval | Cmd] = []
+        for tid in thread_ids:
+            keys, args = self._thread_args(self.keys.thread(tid))
+            cmds.append(Eval(script, keys, args))
+        yield RoundTrip(cmds)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op[None]:
+        src = self.keys.thread(source_thread_id)
+        dst = self.keys.thread(target_thread_id)
+        (exported,) = yield RoundTrip([Eval(self.s["export_thread"], [src.ns_set], src.bases())])
+        cmds: list[Eval | Cmd] = []
+        for ns_b, blob_flat, cps, wo in exported:
+            nse = _str(ns_b)
+            if blob_flat:
+                cmds.append(Cmd(("HSET", dst.blob + nse, *blob_flat)))
+            for cid_b, h, ws in cps:
+                cide = _str(cid_b)
+                cmds.append(Cmd(("HSET", f"{dst.cp}{nse}:{cide}", *h)))
+                fields = dict(zip(h[::2], h[1::2], strict=True))
+                if b"d" in fields:
+                    cmds.append(Cmd(("ZADD", dst.idx + nse, 0, cide)))
+                    if self.cross_thread:
+                        cmds.append(
+                            Cmd(("ZADD", self.keys.all_index, 0, f"{cide}\n{dst.tag}\n{nse}"))
+                        )
+                        if b"r" in fields:
+                            run_key = self.keys.run_base + _str(fields[b"r"])
+                            cmds.append(Cmd(("SADD", run_key, f"{dst.tag}\n{nse}\n{cide}")))
+                for k, wh in zip(ws[::2], ws[1::2], strict=True):
+                    if wh:
+                        cmds.append(Cmd(("HSET", f"{dst.write}{nse}:{cide}:{_str(k)}", *wh)))
+            if wo:
+                cmds.append(Cmd(("SADD", dst.wo + nse, *wo)))
+            cmds.append(Cmd(("SADD", dst.ns_set, nse)))
+        if cmds:
+            yield RoundTrip(cmds, transaction=True)
+
+    # -- versions ------------------------------------------------------------------------
+
+    @staticmethod
+    def next_version(current: str | int | None) -> str:
+        """InMemorySaver's scheme: a zero-padded counter (so versions sort as strings) and a
+        random fraction (so two forks of one parent never name different values alike)."""
+        if current is None:
+            n = 0
+        elif isinstance(current, int):
+            n = current
+        else:
+            n = int(current.split(".")[0])
+        return f"{n + 1:032}.{random.random():016}"
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,54 @@
+"""Loads the Lua scripts of `lua/` and names them by SHA.
+
+Each file is one operation; its name ends in the number of KEYS it takes
+(`put_checkpoint-6.lua`), and a call with another number of keys is refused here, before it
+reaches the server. `--@include name` lines are replaced by `lua/includes/name.lua`. Scripts are
+called by SHA (EVALSHA); the drivers fall back to EVAL, which also re-caches the script, when the
+server answers NOSCRIPT after a restart, a failover or SCRIPT FLUSH.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+_INCLUDE = re.compile(r"^--@include (\w+)$", re.M)
+
+
+def _lua_dir() -> Path:
+    """The scripts ship inside the wheel; in a source checkout they are the top-level lua/."""
+    packaged = Path(str(resources.files(__package__))) / "lua"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[4] / "lua"
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    numkeys: int
+    source: str
+    sha: str
+
+
+def _splice(text: str, includes: Path) -> str:
+    return _INCLUDE.sub(lambda m: (includes / f"{m.group(1)}.lua").read_text(), text)
+
+
+@cache
+def load() -> dict[str, Script]:
+    """Every script by operation name (`put_checkpoint`, ...)."""
+    root = _lua_dir()
+    out: dict[str, Script] = {}
+    for path in sorted(root.glob("*.lua")):
+        name, _, n = path.stem.rpartition("-")
+        source = _splice(path.read_text(), root / "includes")
+        sha = hashlib.sha1(source.encode()).hexdigest()
+        out[name] = Script(name=name, numkeys=int(n), source=source, sha=sha)
+    if not out:
+        raise RuntimeError(f"no Lua scripts found in {root}")
+    return out

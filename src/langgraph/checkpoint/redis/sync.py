@@ -1,0 +1,226 @@
+"""RedisSaver: the sync shim. Every rule lives in ops.py; this file only drives it with the
+sync redis client (thread-safe: langgraph runs parallel tasks' put_writes on a thread pool)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+
+import redis
+from redis.exceptions import NoScriptError
+
+from .base import BaseRedisSaver, derived_pool_kwargs
+from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip
+
+T = TypeVar("T")
+
+
+class RedisSaver(BaseRedisSaver):
+    """The sync LangGraph checkpointer; see AsyncRedisSaver for the design.
+
+    Its a* methods run the sync ones in a worker thread, so `graph.ainvoke` works with it too;
+    high-throughput async code should use AsyncRedisSaver.
+    """
+
+    def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(redis_url, **kwargs)
+        self._private: redis.Redis | None = None
+        if self._user_client is None:
+            self._private = redis.Redis.from_url(self._redis_url, **self._connection_args)
+            self.client: redis.Redis = self._private
+        else:
+            kwargs_ = derived_pool_kwargs(self._user_client.connection_pool)
+            if kwargs_ is None:
+                self.client = self._user_client
+            else:
+                pool = redis.ConnectionPool(
+                    connection_class=self._user_client.connection_pool.connection_class, **kwargs_
+                )
+                self.client = self._private = redis.Redis(connection_pool=pool)
+
+    def close(self) -> None:
+        """Close what we opened; a client the user passed in stays open."""
+        if self._private is not None:
+            self._private.close()
+            self._private = None
+
+    def __enter__(self) -> RedisSaver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, redis_url: str | None = None, **kwargs: Any) -> Iterator[RedisSaver]:
+        saver = cls(redis_url, **kwargs)
+        try:
+            yield saver
+        finally:
+            saver.close()
+
+    # -- driver --------------------------------------------------------------------------
+
+    def _eval(self, c: Eval) -> Any:
+        args = (c.script.numkeys, *c.keys, *c.args)
+        try:
+            return self.client.execute_command("EVALSHA", c.script.sha, *args)
+        except NoScriptError:
+            return self.client.execute_command("EVAL", c.script.source, *args)
+
+    def _round_trip(self, rt: RoundTrip) -> list[Any]:
+        if len(rt.cmds) == 1 and not rt.transaction:
+            c = rt.cmds[0]
+            if isinstance(c, Eval):
+                return [self._eval(c)]
+            return [self.client.execute_command(*c.args)]
+        with self.client.pipeline(transaction=rt.transaction) as pipe:
+            for c in rt.cmds:
+                if isinstance(c, Eval):
+                    pipe.execute_command(
+                        "EVALSHA", c.script.sha, c.script.numkeys, *c.keys, *c.args
+                    )
+                else:
+                    pipe.execute_command(*c.args)
+            replies = pipe.execute(raise_on_error=False)
+        out = []
+        for c, r in zip(rt.cmds, replies, strict=True):
+            if isinstance(r, NoScriptError) and isinstance(c, Eval):
+                r = self._eval(c)
+            elif isinstance(r, Exception) and not (isinstance(c, Cmd) and c.args[0] == "INFO"):
+                raise r
+            out.append(r)
+        return out
+
+    def _drive(self, op: Op[T]) -> T:
+        reply: list[Any] | None = None
+        try:
+            while True:
+                reply = self._round_trip(op.send(reply))  # type: ignore[arg-type]
+        except StopIteration as stop:
+            return stop.value
+
+    def _drive_iter(self, op: ListOp) -> Iterator[Any]:
+        reply: list[Any] | None = None
+        while True:
+            try:
+                msg = op.send(reply)
+            except StopIteration:
+                return
+            if isinstance(msg, Emit):
+                reply = None
+                yield msg.value
+            else:
+                reply = self._round_trip(msg)
+
+    # -- the LangGraph API ---------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Idempotent: checks the server, loads the scripts, records the storage format."""
+        self._drive(self._ops.setup())
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._drive(self._ops.get_tuple(self.serde, config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        op = self._ops.list(self.serde, config, filter=filter, before=before, limit=limit)
+        return self._drive_iter(op)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._drive(self._ops.put(self.serde, config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._drive(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._drive(self._ops.delete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._drive(self._ops.delete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._drive(self._ops.copy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._drive(self._ops.prune(thread_ids, strategy))
+
+    # -- async methods, run in a worker thread ------------------------------------------
+
+    async def asetup(self) -> None:
+        await asyncio.to_thread(self.setup)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await asyncio.to_thread(self.get_tuple, config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        items = await asyncio.to_thread(
+            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
+        )
+        for item in items:
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await asyncio.to_thread(self.delete_thread, thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await asyncio.to_thread(self.delete_for_runs, run_ids)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
