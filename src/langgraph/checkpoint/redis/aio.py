@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import redis.asyncio as aredis
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
@@ -14,8 +15,8 @@ from langgraph.checkpoint.base import (
     CheckpointMetadata,
     CheckpointTuple,
 )
-
-import redis.asyncio as aredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError
 
 from .base import BaseRedisSaver, derived_pool_kwargs
@@ -26,6 +27,12 @@ T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 64
 """Connections of a pool we create. The pool blocks (queues) at this size rather than raising
 MaxConnectionsError, so 500 concurrent graphs wait their turn instead of failing."""
+
+
+def _retry() -> Retry:
+    """What redis-py gives a client that builds its own pool, which ours does not inherit.
+    Retrying is safe: every script is idempotent (a re-put of the same id, HSETNX, deletes)."""
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=3)
 
 
 class AsyncRedisSaver(BaseRedisSaver):
@@ -54,6 +61,7 @@ class AsyncRedisSaver(BaseRedisSaver):
                 if kwargs is None:
                     self._client = self._user_client
                 else:
+                    kwargs.setdefault("retry", _retry())
                     pool = aredis.BlockingConnectionPool(
                         connection_class=self._user_client.connection_pool.connection_class,
                         max_connections=DEFAULT_MAX_CONNECTIONS,
@@ -61,7 +69,11 @@ class AsyncRedisSaver(BaseRedisSaver):
                     )
                     self._client = self._private = aredis.Redis(connection_pool=pool)
             else:
-                args = {"max_connections": DEFAULT_MAX_CONNECTIONS, **self._connection_args}
+                args = {
+                    "max_connections": DEFAULT_MAX_CONNECTIONS,
+                    "retry": _retry(),
+                    **self._connection_args,
+                }
                 pool = aredis.BlockingConnectionPool.from_url(self._redis_url, **args)
                 self._client = self._private = aredis.Redis(connection_pool=pool)
         return self._client

@@ -1,0 +1,184 @@
+"""Round trips per operation, counted by the server: MONITOR shows every command it processes,
+marking those a script ran as "lua"; the rest are the round trips a client paid for.
+
+Also: scripts survive SCRIPT FLUSH and a server restart inside the same operation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from langgraph.checkpoint.conformance.test_utils import (
+    generate_checkpoint,
+    generate_config,
+    generate_metadata,
+)
+from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+from langgraph.checkpoint.redis.embedded import EmbeddedServer
+
+from .conftest import Backend
+
+SENTINEL = "round-trip-sentinel"
+
+
+class Monitor:
+    """Records the top-level commands the server processes while a block runs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> Monitor:
+        self.side = redis.Redis.from_url(self.url)
+        self.side.ping()  # its connection handshake happens before monitoring starts
+        self.client = redis.Redis.from_url(self.url)
+        self.mon = self.client.monitor().__enter__()
+        self.commands: list[str] = []
+        self.scripted: list[str] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.side.echo(SENTINEL)
+        while True:
+            cmd = self.mon.next_command()
+            text = cmd["command"]
+            if SENTINEL in text:
+                break
+            (self.scripted if cmd["client_type"] == "lua" else self.commands).append(text)
+        self.mon.__exit__(None, None, None)
+        self.client.close()
+        self.side.close()
+
+    def verbs(self) -> list[str]:
+        return [c.split(" ", 1)[0].upper() for c in self.commands]
+
+
+def _step(i: int, parent: dict[str, Any] | None) -> tuple[dict, dict, dict, dict]:
+    config = generate_config("rt-thread")
+    if parent:
+        config["configurable"]["checkpoint_id"] = parent["configurable"]["checkpoint_id"]
+    values = {"messages": [f"m{j}" for j in range(i + 1)], "counter": i}
+    cp = generate_checkpoint(
+        channel_values=values, channel_versions={"messages": i + 1, "counter": i + 1}
+    )
+    return config, cp, generate_metadata(step=i), {"messages": i + 1, "counter": i + 1}
+
+
+async def test_async_one_round_trip_each(real_backend: Backend) -> None:
+    saver = AsyncRedisSaver(real_backend.url)
+    await saver.asetup()
+    stored = None
+    for i in range(3):  # warm: connection open, scripts cached
+        stored = await saver.aput(*_step(i, stored))
+    config, cp, md, nv = _step(3, stored)
+
+    with Monitor(real_backend.url) as m:
+        stored = await saver.aput(config, cp, md, nv)
+    assert m.verbs() == ["EVALSHA"], m.commands
+    assert len(m.scripted) > 3  # the script did the work server-side
+
+    with Monitor(real_backend.url) as m:
+        await saver.aput_writes(stored, [("a", 1), ("b", 2), ("__interrupt__", 3)], "task-1")
+    assert m.verbs() == ["EVALSHA"], m.commands
+
+    for cfg in (generate_config("rt-thread"), stored):
+        with Monitor(real_backend.url) as m:
+            tup = await saver.aget_tuple(cfg)
+        assert m.verbs() == ["EVALSHA"], m.commands
+        assert tup is not None and tup.checkpoint["channel_values"]["counter"] == 3
+        assert len(tup.pending_writes) == 3
+
+    with Monitor(real_backend.url) as m:
+        page = [t async for t in saver.alist(generate_config("rt-thread"), limit=3)]
+    assert m.verbs() == ["EVALSHA"] and len(page) == 3, m.commands
+    await saver.aclose()
+
+
+def test_sync_one_round_trip_each(real_backend: Backend) -> None:
+    saver = RedisSaver(real_backend.url)
+    saver.setup()
+    stored = saver.put(*_step(0, None))
+    with Monitor(real_backend.url) as m:
+        stored = saver.put(*_step(1, stored))
+        saver.put_writes(stored, [("a", 1)], "task-1")
+        saver.get_tuple(generate_config("rt-thread"))
+    assert m.verbs() == ["EVALSHA"] * 3, m.commands
+    saver.close()
+
+
+@pytest.mark.parametrize("asynchronous", [True, False], ids=["async", "sync"])
+async def test_script_flush_recovers_inside_the_call(
+    real_backend: Backend, asynchronous: bool
+) -> None:
+    """After SCRIPT FLUSH the first call gets NOSCRIPT and re-sends the script (EVAL) in the
+    same operation: nothing fails, nothing is lost, and the next call is EVALSHA again."""
+    saver: Any = (AsyncRedisSaver if asynchronous else RedisSaver)(real_backend.url)
+
+    async def call(fn: Callable[..., Any], *args: Any) -> Any:
+        out = fn(*args)
+        return await out if asyncio.iscoroutine(out) else out
+
+    put = saver.aput if asynchronous else saver.put
+    get = saver.aget_tuple if asynchronous else saver.get_tuple
+    stored = await call(put, *_step(0, None))
+    raw = redis.Redis.from_url(real_backend.url)
+    raw.script_flush()
+    with Monitor(real_backend.url) as m:
+        stored = await call(put, *_step(1, stored))
+    assert m.verbs() == ["EVALSHA", "EVAL"], m.commands
+    with Monitor(real_backend.url) as m:
+        stored = await call(put, *_step(2, stored))
+        tup = await call(get, generate_config("rt-thread"))
+    # put's script is cached again; get's is re-sent once, the same way
+    assert m.verbs() == ["EVALSHA", "EVALSHA", "EVAL"], m.commands
+    assert tup.checkpoint["channel_values"]["counter"] == 2
+    raw.close()
+    await call(saver.aclose if asynchronous else saver.close)
+
+
+@pytest.mark.parametrize("asynchronous", [True, False], ids=["async", "sync"])
+async def test_server_restart_recovers(real_backend: Backend, asynchronous: bool) -> None:
+    """A restarted server drops every connection and has an empty script cache: the next call
+    reconnects (retry) and re-sends its script, without an error reaching the caller."""
+    binary = real_backend.server.binary if real_backend.server else None
+    if binary is None:
+        binary = EmbeddedServer().binary  # the REDIS_URL lane: restart a Valkey of our own
+    srv = EmbeddedServer(binary=binary).start()
+    saver: Any = (AsyncRedisSaver if asynchronous else RedisSaver)(srv.url)
+
+    async def call(name: str, *args: Any) -> Any:
+        if asynchronous:
+            return await getattr(saver, "a" + name)(*args)
+        return getattr(saver, name)(*args)
+
+    stored = await call("put", *_step(0, None))
+    port = srv.port
+    srv.stop()
+    srv = EmbeddedServer(binary=binary, port=port).start()
+    # The data is gone (no persistence here), but the call must succeed.
+    stored = await call("put", *_step(1, stored))
+    tup = await call("get_tuple", stored)
+    assert tup is not None and tup.checkpoint["channel_values"]["counter"] == 1
+    await (saver.aclose() if asynchronous else asyncio.to_thread(saver.close))
+    srv.stop()
+
+
+def test_sync_saver_threads_share_the_pool(real_backend: Backend) -> None:
+    """langgraph runs parallel tasks' put_writes on threads: each is still one round trip."""
+    saver = RedisSaver(real_backend.url)
+    stored = saver.put(*_step(0, None))
+    with Monitor(real_backend.url) as m:
+        threads = [
+            threading.Thread(target=saver.put_writes, args=(stored, [("c", i)], f"task-{i}"))
+            for i in range(16)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert m.verbs().count("EVALSHA") == 16, m.commands
+    assert len(saver.get_tuple(stored).pending_writes) == 16
+    saver.close()
