@@ -1,0 +1,46 @@
+"""A non-editable install of the built wheel, in a fresh virtual environment, runs the seed:
+the Lua scripts ship inside the wheel and the namespace packages stay open."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+from .conftest import Backend
+from .test_example import check_output, run_example
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_installs_and_runs_the_seed(tmp_path: Path, backend: Backend) -> None:
+    if backend.name != "valkey":
+        return  # one server is enough to prove the install; the seed runs everywhere else
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "langgraph/checkpoint/redis/lua/put_checkpoint-6.lua" in names
+    assert "langgraph/checkpoint/redis/lua/includes/common.lua" in names
+    assert "langgraph/checkpoint/redis/py.typed" in names
+    assert not any(
+        n in names for n in ("langgraph/__init__.py", "langgraph/checkpoint/__init__.py")
+    )
+
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    py = str(env_dir / "bin" / "python")
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[examples]"],
+        check=True,
+    )
+    where = subprocess.run(
+        [py, "-c", "import langgraph.checkpoint.redis.scripts as s; print(s._lua_dir())"],
+        check=True, capture_output=True, text=True, cwd=tmp_path,
+    ).stdout  # fmt: skip
+    assert "site-packages" in where, where
+    check_output(run_example(backend.url, python=py))
