@@ -48,6 +48,7 @@ class AsyncRedisSaver(BaseRedisSaver):
         super().__init__(redis_url, **kwargs)
         self._client: aredis.Redis | None = None
         self._private: aredis.Redis | None = None
+        self._gate: asyncio.Semaphore | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection ----------------------------------------------------------------------
@@ -57,9 +58,16 @@ class AsyncRedisSaver(BaseRedisSaver):
         """The client every command goes through (raw bytes replies)."""
         if self._client is None:
             if self._user_client is not None:
-                kwargs = derived_pool_kwargs(self._user_client.connection_pool)
+                user_pool = self._user_client.connection_pool
+                kwargs = derived_pool_kwargs(user_pool)
                 if kwargs is None:
                     self._client = self._user_client
+                    if not isinstance(user_pool, aredis.BlockingConnectionPool):
+                        # redis-py's default pool raises MaxConnectionsError past its size
+                        # (100) instead of waiting: queue our calls in front of it instead.
+                        size = getattr(user_pool, "max_connections", None) or 2**31
+                        if size < 2**31:
+                            self._gate = asyncio.Semaphore(size)
                 else:
                     kwargs.setdefault("retry", _retry())
                     pool = aredis.BlockingConnectionPool(
@@ -112,6 +120,13 @@ class AsyncRedisSaver(BaseRedisSaver):
             return await self.client.execute_command("EVAL", c.script.source, *args)
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
+        self.client  # noqa: B018 - first use decides whether a gate is needed
+        if self._gate is None:
+            return await self._send(rt)
+        async with self._gate:
+            return await self._send(rt)
+
+    async def _send(self, rt: RoundTrip) -> list[Any]:
         if len(rt.cmds) == 1 and not rt.transaction:
             c = rt.cmds[0]
             if isinstance(c, Eval):

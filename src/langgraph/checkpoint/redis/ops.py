@@ -52,7 +52,7 @@ class RoundTrip:
     transaction: bool = False
 
     def __post_init__(self) -> None:
-        # The file name carries the key count (put_checkpoint-6.lua): a caller passing another
+        # The file name carries the key count (put_checkpoint-7.lua): a caller passing another
         # count is a bug here, caught before the server would misread KEYS and ARGV.
         for c in self.cmds:
             if isinstance(c, Eval) and len(c.keys) != c.script.numkeys:
@@ -164,6 +164,7 @@ class Operations:
                         th.blob + nse,
                         self.keys.all_index,
                         self.keys.run_key(str(run)) if run_e else self.keys.all_index,
+                        th.wo + nse,
                     ],
                     [
                         cide,
@@ -263,11 +264,23 @@ class Operations:
         if cid := conf.get("checkpoint_id"):
             if before_id and cid >= before_id:
                 return
-            (raw,) = yield RoundTrip([self._get(th, enc(ns or ""), enc(cid), fargs)])
-            if raw is not None:
-                tup = self._tuple(serde, thread_id, ns or "", raw)
+            if ns is None:  # no namespace given: the id may be in any of them
+                (members,) = yield RoundTrip([Cmd(("SMEMBERS", th.ns_set))])
+                namespaces = sorted(dec(_str(m)) for m in members)
+            else:
+                namespaces = [ns]
+            rows = yield RoundTrip([self._get(th, enc(n), enc(cid), fargs) for n in namespaces])
+            left = limit
+            for n, raw in zip(namespaces, rows, strict=True):
+                if raw is None:
+                    continue
+                tup = self._tuple(serde, thread_id, n, raw)
                 if codec.matches(tup.metadata, filter):
                     yield Emit(tup)
+                    if left is not None:
+                        left -= 1
+                        if left <= 0:
+                            return
             return
         left = limit
         upper = enc(before_id) if before_id else ""

@@ -1,7 +1,7 @@
 """Loads the Lua scripts of `lua/` and names them by SHA.
 
 Each file is one operation; its name ends in the number of KEYS it takes
-(`put_checkpoint-6.lua`), and a call with another number of keys is refused here, before it
+(`put_checkpoint-7.lua`), and a call with another number of keys is refused here, before it
 reaches the server. `--@include name` lines are replaced by `lua/includes/name.lua`. Scripts are
 called by SHA (EVALSHA); the drivers fall back to EVAL, which also re-caches the script, when the
 server answers NOSCRIPT after a restart, a failover or SCRIPT FLUSH.

@@ -7,6 +7,7 @@
   KEYS[4]  blob hash              checkpoint_blob:{T}:N
   KEYS[5]  cross-thread index     checkpoint_all         (used when ARGV[8] == "1")
   KEYS[6]  run index              checkpoint_run:R       (used when ARGV[7] ~= "" and ARGV[8] == "1")
+  KEYS[7]  write-only set         checkpoint_wo:{T}:N    (C leaves it: its writes came first)
 
   ARGV[1]  C, the encoded checkpoint id
   ARGV[2]  N, the encoded namespace
@@ -31,6 +32,7 @@
 ]]
 --@include common
 local cp, idx, ns_set, blob, all, run = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local wo = KEYS[7]
 local cid, ns, tag, run_id, global = ARGV[1], ARGV[2], ARGV[3], ARGV[7], ARGV[8] == '1'
 local nblob = tonumber(ARGV[10])
 
@@ -63,6 +65,9 @@ end
 redis.call('HSET', cp, unpack(fields))
 if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 11, 10 + 2 * nblob)) end
 redis.call('ZADD', idx, 0, cid)
+-- With durability="async" a task's writes can land before its checkpoint; from now on C is a
+-- checkpoint, not a write-only id (prune and delete treat those as disposable).
+redis.call('SREM', wo, cid)
 redis.call('SADD', ns_set, ns)
 if global then
   redis.call('ZADD', all, 0, cid .. '\n' .. tag .. '\n' .. ns)
