@@ -22,7 +22,6 @@ import fakeredis
 import pytest
 import redis
 import redis.asyncio as aredis
-
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
 

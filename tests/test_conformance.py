@@ -9,7 +9,6 @@ from typing import Any
 
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
-
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 
 from .conftest import Backend
