@@ -22,7 +22,6 @@ import time
 import uuid
 
 import redis.asyncio as aredis
-
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.redis import AsyncRedisSaver

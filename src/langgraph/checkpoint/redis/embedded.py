@@ -73,6 +73,8 @@ class EmbeddedServer:
                 raise RuntimeError(f"{self.binary} exited: {self.log.read_text()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    if "--tls-port" in self.extra_args:
+                        return self  # a TLS port answers no plaintext PING; listening is enough
                     s.sendall(b"PING\r\n")
                     if s.recv(64):
                         return self
