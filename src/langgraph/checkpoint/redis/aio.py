@@ -20,7 +20,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError
 
 from .base import BaseRedisSaver, derived_pool_kwargs
-from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip
+from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, wire
 
 T = TypeVar("T")
 
@@ -112,12 +112,13 @@ class AsyncRedisSaver(BaseRedisSaver):
 
     # -- driver --------------------------------------------------------------------------
 
-    async def _eval(self, c: Eval) -> Any:
-        args = (c.script.numkeys, *c.keys, *c.args)
+    async def _one(self, c: Eval | Cmd) -> Any:
         try:
-            return await self.client.execute_command("EVALSHA", c.script.sha, *args)
+            return await self.client.execute_command(*wire(c))
         except NoScriptError:
-            return await self.client.execute_command("EVAL", c.script.source, *args)
+            if not isinstance(c, Eval):
+                raise
+            return await self.client.execute_command(*resend(c))
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
         self.client  # noqa: B018 - first use decides whether a gate is needed
@@ -128,27 +129,15 @@ class AsyncRedisSaver(BaseRedisSaver):
 
     async def _send(self, rt: RoundTrip) -> list[Any]:
         if len(rt.cmds) == 1 and not rt.transaction:
-            c = rt.cmds[0]
-            if isinstance(c, Eval):
-                return [await self._eval(c)]
-            return [await self.client.execute_command(*c.args)]
+            return [await self._one(rt.cmds[0])]
         async with self.client.pipeline(transaction=rt.transaction) as pipe:
             for c in rt.cmds:
-                if isinstance(c, Eval):
-                    pipe.execute_command(
-                        "EVALSHA", c.script.sha, c.script.numkeys, *c.keys, *c.args
-                    )
-                else:
-                    pipe.execute_command(*c.args)
+                pipe.execute_command(*wire(c))
             replies = await pipe.execute(raise_on_error=False)
-        out = []
-        for c, r in zip(rt.cmds, replies, strict=True):
-            if isinstance(r, NoScriptError) and isinstance(c, Eval):
-                r = await self._eval(c)
-            elif isinstance(r, Exception) and not (isinstance(c, Cmd) and c.args[0] == "INFO"):
-                raise r
-            out.append(r)
-        return out
+        return [
+            await self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
+            for c, r in zip(rt.cmds, replies, strict=True)
+        ]
 
     async def _drive(self, op: Op[T]) -> T:
         if self.loop is None:

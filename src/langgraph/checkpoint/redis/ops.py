@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -24,6 +24,7 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from redis.exceptions import NoScriptError
 
 from . import codec, scripts
 from .keys import KeySpace, Thread, dec, enc
@@ -63,6 +64,28 @@ class RoundTrip:
 
 class Emit(NamedTuple):
     value: Any
+
+
+def wire(c: Eval | Cmd) -> tuple[Any, ...]:
+    """The command as sent: scripts by SHA."""
+    if isinstance(c, Eval):
+        return ("EVALSHA", c.script.sha, c.script.numkeys, *c.keys, *c.args)
+    return c.args
+
+
+def resend(c: Eval) -> tuple[Any, ...]:
+    """A script the server lacks (NOSCRIPT): sent whole, which also caches it again."""
+    return ("EVAL", c.script.source, c.script.numkeys, *c.keys, *c.args)
+
+
+def needs_resend(c: Eval | Cmd, reply: Any) -> bool:
+    """Checks one pipelined reply: True when it must be re-sent with `resend`; raises any
+    other error (except INFO's, which setup tolerates on services that restrict it)."""
+    if isinstance(reply, NoScriptError) and isinstance(c, Eval):
+        return True
+    if isinstance(reply, Exception) and not (isinstance(c, Cmd) and c.args[0] == "INFO"):
+        raise reply
+    return False
 
 
 Op = Generator[RoundTrip, list[Any], T]
@@ -270,17 +293,9 @@ class Operations:
             else:
                 namespaces = [ns]
             rows = yield RoundTrip([self._get(th, enc(n), enc(cid), fargs) for n in namespaces])
-            left = limit
-            for n, raw in zip(namespaces, rows, strict=True):
-                if raw is None:
-                    continue
-                tup = self._tuple(serde, thread_id, n, raw)
-                if codec.matches(tup.metadata, filter):
-                    yield Emit(tup)
-                    if left is not None:
-                        left -= 1
-                        if left <= 0:
-                            return
+            found = zip(namespaces, rows, strict=True)
+            tuples = (self._tuple(serde, thread_id, n, raw) for n, raw in found if raw is not None)
+            yield from self._emit(tuples, filter, limit)
             return
         left = limit
         upper = enc(before_id) if before_id else ""
@@ -302,16 +317,9 @@ class Operations:
                     )
                 ]
             )
-            for nse, raw in rows:
-                tup = self._tuple(serde, thread_id, dec(_str(nse)), raw)
-                if not codec.matches(tup.metadata, filter):
-                    continue
-                yield Emit(tup)
-                if left is not None:
-                    left -= 1
-                    if left <= 0:
-                        return
-            if len(rows) < page:
+            tuples = (self._tuple(serde, thread_id, dec(_str(nse)), raw) for nse, raw in rows)
+            left = yield from self._emit(tuples, filter, left)
+            if left == 0 or len(rows) < page:
                 return
             upper = _str(rows[-1][1][0])
 
@@ -340,20 +348,31 @@ class Operations:
                     for (cide, _, nse), th in zip(refs, threads, strict=True)
                 ]
             )
-            for (_, t, nse), raw in zip(refs, rows, strict=True):
-                if raw is None:
-                    continue
-                tup = self._tuple(serde, dec(t), dec(nse), raw)
-                if not codec.matches(tup.metadata, filter):
-                    continue
-                yield Emit(tup)
-                if left is not None:
-                    left -= 1
-                    if left <= 0:
-                        return
-            if len(members) < page:
+            tuples = (
+                self._tuple(serde, dec(t), dec(nse), raw)
+                for (_, t, nse), raw in zip(refs, rows, strict=True)
+                if raw is not None
+            )
+            left = yield from self._emit(tuples, filter, left)
+            if left == 0 or len(members) < page:
                 return
             upper = "(" + _str(members[-1])
+
+    @staticmethod
+    def _emit(
+        tuples: Iterable[CheckpointTuple], filter: dict[str, Any] | None, left: int | None
+    ) -> Generator[Emit, Any, int | None]:
+        """Yields the tuples that pass the exact filter, counting down `limit`; returns what is
+        left of it (0: done)."""
+        for tup in tuples:
+            if not codec.matches(tup.metadata, filter):
+                continue
+            yield Emit(tup)
+            if left is not None:
+                left -= 1
+                if left <= 0:
+                    return 0
+        return left
 
     def _tuple(
         self, serde: SerializerProtocol, thread_id: str, ns: str, raw: list[Any]

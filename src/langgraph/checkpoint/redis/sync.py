@@ -19,7 +19,7 @@ from langgraph.checkpoint.base import (
 from redis.exceptions import NoScriptError
 
 from .base import BaseRedisSaver, derived_pool_kwargs
-from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip
+from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, wire
 
 T = TypeVar("T")
 
@@ -70,36 +70,25 @@ class RedisSaver(BaseRedisSaver):
 
     # -- driver --------------------------------------------------------------------------
 
-    def _eval(self, c: Eval) -> Any:
-        args = (c.script.numkeys, *c.keys, *c.args)
+    def _one(self, c: Eval | Cmd) -> Any:
         try:
-            return self.client.execute_command("EVALSHA", c.script.sha, *args)
+            return self.client.execute_command(*wire(c))
         except NoScriptError:
-            return self.client.execute_command("EVAL", c.script.source, *args)
+            if not isinstance(c, Eval):
+                raise
+            return self.client.execute_command(*resend(c))
 
     def _round_trip(self, rt: RoundTrip) -> list[Any]:
         if len(rt.cmds) == 1 and not rt.transaction:
-            c = rt.cmds[0]
-            if isinstance(c, Eval):
-                return [self._eval(c)]
-            return [self.client.execute_command(*c.args)]
+            return [self._one(rt.cmds[0])]
         with self.client.pipeline(transaction=rt.transaction) as pipe:
             for c in rt.cmds:
-                if isinstance(c, Eval):
-                    pipe.execute_command(
-                        "EVALSHA", c.script.sha, c.script.numkeys, *c.keys, *c.args
-                    )
-                else:
-                    pipe.execute_command(*c.args)
+                pipe.execute_command(*wire(c))
             replies = pipe.execute(raise_on_error=False)
-        out = []
-        for c, r in zip(rt.cmds, replies, strict=True):
-            if isinstance(r, NoScriptError) and isinstance(c, Eval):
-                r = self._eval(c)
-            elif isinstance(r, Exception) and not (isinstance(c, Cmd) and c.args[0] == "INFO"):
-                raise r
-            out.append(r)
-        return out
+        return [
+            self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
+            for c, r in zip(rt.cmds, replies, strict=True)
+        ]
 
     def _drive(self, op: Op[T]) -> T:
         reply: list[Any] | None = None
