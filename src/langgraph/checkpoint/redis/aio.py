@@ -20,6 +20,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError
 
 from .base import BaseRedisSaver, derived_pool_kwargs
+from .connection import speed_up
 from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, wire
 
 T = TypeVar("T")
@@ -70,10 +71,12 @@ class AsyncRedisSaver(BaseRedisSaver):
                             self._gate = asyncio.Semaphore(size)
                 else:
                     kwargs.setdefault("retry", _retry())
-                    pool = aredis.BlockingConnectionPool(
-                        connection_class=self._user_client.connection_pool.connection_class,
-                        max_connections=DEFAULT_MAX_CONNECTIONS,
-                        **kwargs,
+                    pool = speed_up(
+                        aredis.BlockingConnectionPool(
+                            connection_class=user_pool.connection_class,
+                            max_connections=DEFAULT_MAX_CONNECTIONS,
+                            **kwargs,
+                        )
                     )
                     self._client = self._private = aredis.Redis(connection_pool=pool)
             else:
@@ -82,7 +85,7 @@ class AsyncRedisSaver(BaseRedisSaver):
                     "retry": _retry(),
                     **self._connection_args,
                 }
-                pool = aredis.BlockingConnectionPool.from_url(self._redis_url, **args)
+                pool = speed_up(aredis.BlockingConnectionPool.from_url(self._redis_url, **args))
                 self._client = self._private = aredis.Redis(connection_pool=pool)
         return self._client
 
