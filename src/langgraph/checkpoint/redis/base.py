@@ -39,10 +39,6 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         self._connection_args = dict(connection_args or {})
         self._connection_args.pop("decode_responses", None)
 
-    @property
-    def key_space(self) -> KeySpace:
-        return self._ops.keys
-
     def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         """Pure: no I/O (langgraph calls it from inside the event loop)."""
         return Operations.next_version(current)

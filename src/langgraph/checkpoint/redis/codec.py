@@ -48,11 +48,6 @@ def unpack_checkpoint(serde: SerializerProtocol, data: bytes) -> tuple[Any, Any]
     return serde.loads_typed((ctype, cbytes)), serde.loads_typed((mtype, mbytes))
 
 
-def unpack_metadata(serde: SerializerProtocol, data: bytes) -> Any:
-    _, _, _, mtype, mbytes = _unpack(data)
-    return serde.loads_typed((mtype, mbytes))
-
-
 def pack_value(serde: SerializerProtocol, value: Any) -> bytes:
     return _pack(serde.dumps_typed(value))
 
