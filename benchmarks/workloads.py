@@ -13,6 +13,9 @@ Workloads (ops per second, higher is better):
   alist10      alist(thread, limit=10)
   graph10      ainvoke of a 10-node linear graph, a fresh thread each time
   concurrent50 50 of those graphs at once on one saver (graphs per second; errors counted)
+  concurrent500  the same with 500 graphs
+  mem_per_checkpoint  bytes of server memory (INFO used_memory) per checkpoint of the aput
+               phase, read by a separate client (Redis savers only; lower is better)
 """
 
 from __future__ import annotations
@@ -73,11 +76,24 @@ async def rate(fn: Any, n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
-async def run(saver: Any, quick: bool) -> dict[str, Any]:
+async def used_memory(url: str | None) -> int:
+    if not url:
+        return 0
+    import redis.asyncio as aredis
+
+    r = aredis.Redis.from_url(url)
+    try:
+        return int((await r.info("memory"))["used_memory"])
+    finally:
+        await r.aclose()
+
+
+async def run(saver: Any, quick: bool, url: str | None = None) -> dict[str, Any]:
     n = 200 if quick else 1000
     thread = str(uuid.uuid4())
     plan = make_steps(saver, n)
     cfgs: list[dict] = []
+    mem_before = await used_memory(url)
 
     async def put(i: int) -> None:
         cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
@@ -86,6 +102,8 @@ async def run(saver: Any, quick: bool) -> dict[str, Any]:
         cfgs.append(await saver.aput(cfg, *plan[i]))
 
     res: dict[str, Any] = {"aput": await rate(put, n)}
+    if url:
+        res["mem_per_checkpoint"] = (await used_memory(url) - mem_before) / n
     latest = cfgs[-1]
 
     async def writes(i: int) -> None:
@@ -116,20 +134,21 @@ async def run(saver: Any, quick: bool) -> dict[str, Any]:
 
     res["graph10"] = await rate(invoke, 20 if quick else 100)
 
-    errors = 0
+    for width in (50, 500):
+        errors = 0
 
-    async def one() -> None:
-        nonlocal errors
-        try:
-            await invoke(0)
-        except Exception as e:  # the incumbent fails here; count, do not abort the run
-            errors += 1
-            res.setdefault("concurrent50_error", f"{type(e).__name__}: {e}"[:200])
+        async def one(width: int = width) -> None:
+            nonlocal errors
+            try:
+                await invoke(0)
+            except Exception as e:  # the incumbent fails here; count, do not abort the run
+                errors += 1
+                res.setdefault(f"concurrent{width}_error", f"{type(e).__name__}: {e}"[:200])
 
-    t = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(50)))
-    res["concurrent50"] = (50 - errors) / (time.perf_counter() - t)
-    res["concurrent50_errors"] = errors
+        t = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(width)))
+        res[f"concurrent{width}"] = (width - errors) / (time.perf_counter() - t)
+        res[f"concurrent{width}_errors"] = errors
     return res
 
 
@@ -148,7 +167,7 @@ async def main() -> None:
 
         async with AsyncRedisSaver.from_conn_string(a.url) as saver:
             await saver.asetup()
-            res = await run(saver, a.quick)
+            res = await run(saver, a.quick, a.url)
     print(json.dumps({"saver": a.saver, **res}))
 
 
