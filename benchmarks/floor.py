@@ -22,10 +22,10 @@ import time
 import uuid
 
 import redis.asyncio as aredis
-from langgraph.checkpoint.base import empty_checkpoint
-from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.redis import AsyncRedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
+
+from workloads import make_steps  # the same step plan as the side-by-side harness
 
 FLOOR_LUA = """
 redis.call('SET', KEYS[1], ARGV[1])
@@ -58,37 +58,14 @@ async def ping(url: str, n: int) -> float:
     return n / dt
 
 
-def steps(saver: AsyncRedisSaver, n: int) -> list[tuple]:
-    """Pre-build n steps (checkpoint, metadata, new_versions) of one thread."""
-    thread = str(uuid.uuid4())
-    out = []
-    cp = empty_checkpoint()
-    messages: list[dict] = []
-    versions: dict[str, str] = {}
-    for i in range(n):
-        messages = [*messages, {"role": "ai", "content": f"message {i} " + "x" * 80}]
-        changed = ["messages", "step"] + (["flag"] if i % 5 == 0 else [])
-        for ch in changed:
-            versions[ch] = saver.get_next_version(versions.get(ch), None)
-        cp = {
-            **cp,
-            "id": str(uuid6(clock_seq=i)),
-            "channel_values": {"messages": messages, "step": i, "flag": i % 2 == 0},
-            "channel_versions": dict(versions),
-            "versions_seen": {"node": dict(versions)},
-        }
-        md = {"source": "loop", "step": i, "parents": {}}
-        out.append((thread, cp, md, {ch: versions[ch] for ch in changed}))
-    return out
-
-
 async def aput_rate(url: str, n: int) -> float:
     saver = AsyncRedisSaver(url)
     await saver.asetup()
-    plan = steps(saver, n)
+    plan = make_steps(saver, n)
+    thread = str(uuid.uuid4())
     parent = None
     t = time.perf_counter()
-    for thread, cp, md, nv in plan:
+    for cp, md, nv in plan:
         cfg = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
         if parent:
             cfg["configurable"]["checkpoint_id"] = parent
