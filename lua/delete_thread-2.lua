@@ -12,6 +12,7 @@
   Returns the number of namespaces removed.
 ]]
 --@include common
+--@include chain
 --@include delete
 local B = bases(1)
 local G = {on = ARGV[8] == '1', all = KEYS[2], run_base = ARGV[7], tag = ARGV[6]}

@@ -16,6 +16,7 @@
 ]]
 --@include common
 --@include filter
+--@include chain
 --@include load_tuple
 local B = bases(1)
 local ns, cid = ARGV[6], ARGV[7]

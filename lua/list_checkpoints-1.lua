@@ -17,6 +17,7 @@
 ]]
 --@include common
 --@include filter
+--@include chain
 --@include load_tuple
 local B = bases(1)
 local page = tonumber(ARGV[9])

@@ -19,7 +19,7 @@
   ARGV[8]  "1" to maintain the cross-thread indexes, "0" to leave them alone
   ARGV[9]  the run index prefix   checkpoint_run:   (to leave the old run on a re-put)
   ARGV[10] n: the number of blob field/value pairs that follow
-  ARGV[11 .. 10+2n]  blob field, blob value (only the channels in new_versions)
+  ARGV[11 .. 10+2n]  blob field, blob value or delta (only the channels in new_versions)
   ARGV[11+2n ..]     filter field "f:<key>", encoded scalar value (metadata for list filters)
 
   Steps: when C already exists (a re-put), its old filter fields and run membership are removed
@@ -28,13 +28,27 @@
   index is also the latest pointer: its greatest member is the latest checkpoint, so "latest"
   never moves backwards when an older id is re-put.
 
-  Returns 1 for a new checkpoint, 0 for a re-put. Errors: only Redis' own (OOM, wrong type).
+  A blob value may be a delta on an older version of its channel (chain.lua). Before writing
+  anything, every delta's base is checked: when one is gone (pruned, deleted or expired behind
+  the writer's back), nothing is written and the call returns the fields of those deltas, so
+  the caller re-sends them as full values. A stored delta therefore always has its base.
+
+  Returns 1 for a new checkpoint, 0 for a re-put, or { field, ... } when deltas lost their base
+  (nothing written). Errors: only Redis' own (OOM, wrong type).
 ]]
 --@include common
+--@include chain
 local cp, idx, ns_set, blob, all, run = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local wo = KEYS[7]
 local cid, ns, tag, run_id, global = ARGV[1], ARGV[2], ARGV[3], ARGV[7], ARGV[8] == '1'
 local nblob = tonumber(ARGV[10])
+
+local orphans = {}
+for i = 11, 10 + 2 * nblob, 2 do
+  local base = delta_base(ARGV[i + 1])
+  if base and redis.call('HEXISTS', blob, base) == 0 then orphans[#orphans + 1] = ARGV[i] end
+end
+if #orphans > 0 then return orphans end
 
 local created = 1
 if redis.call('HEXISTS', cp, 'd') == 1 then

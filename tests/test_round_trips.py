@@ -182,3 +182,43 @@ def test_sync_saver_threads_share_the_pool(real_backend: Backend) -> None:
     assert m.verbs().count("EVALSHA") == 16, m.commands
     assert len(saver.get_tuple(stored).pending_writes) == 16
     saver.close()
+
+
+async def test_deltas_cost_no_round_trip_and_a_lost_base_costs_one(real_backend: Backend) -> None:
+    """A list channel that extends its last version is stored as a delta in the same single
+    call; when another process deleted the base meanwhile, the script writes nothing and says
+    so, and the value is sent whole in a second call (never stored without its base)."""
+    saver = AsyncRedisSaver(real_backend.url)
+    other = AsyncRedisSaver(real_backend.url)
+    items = [{"n": i} for i in range(50)]
+    stored = None
+    for i in range(3):
+        config, cp, md, nv = _step(i, stored)
+        items = [*items, {"n": 100 + i}]
+        cp["channel_values"]["messages"] = items
+        with Monitor(real_backend.url) as m:
+            stored = await saver.aput(config, cp, md, nv)
+        if i:  # the first call also connects and caches the script
+            assert m.verbs() == ["EVALSHA"], m.commands
+    raw = redis.Redis.from_url(real_backend.url)
+    blob = [k for k in raw.keys("checkpoint_blob:*rt-thread*")]
+    assert any(v.startswith(b"~") for v in raw.hgetall(blob[0]).values())  # deltas were used
+
+    await other.adelete_thread("rt-thread")
+    await other.aget_delta_channel_history(config=stored, channels=["x"])  # warm `other`
+    config, cp, md, nv = _step(3, stored)
+    items = [*items, {"n": 103}]
+    cp["channel_values"]["messages"] = items
+    with Monitor(real_backend.url) as m:
+        stored = await saver.aput(config, cp, md, nv)
+    assert m.verbs() == ["EVALSHA", "EVALSHA"], m.commands
+    tup = await other.aget_tuple(stored)
+    assert tup is not None and tup.checkpoint["channel_values"]["messages"] == items
+
+    with Monitor(real_backend.url) as m:
+        history = await saver.aget_delta_channel_history(config=stored, channels=["messages"])
+    assert m.verbs() == ["EVALSHA"], m.commands
+    assert history == {"messages": {"writes": []}}  # the thread restarted at this checkpoint
+    raw.close()
+    await saver.aclose()
+    await other.aclose()

@@ -4,7 +4,8 @@
     its `w:<task>` fields, removes it from the namespace index, the write-only set and, when
     G.on, from the cross-thread indexes (G.all, G.run_base .. <run>).
   gc_namespace(B, ns_set, ns): keeps in the blob hash only the fields that a remaining
-    checkpoint's `b` names; drops the blob hash and the namespace itself when nothing is left.
+    checkpoint's `b` names, with the bases of those stored as deltas (chain.lua); drops the
+    blob hash and the namespace itself when nothing is left.
   G = { on = bool, all = key, run_base = prefix, tag = encoded thread id }
 ]]
 local function delete_checkpoint(B, G, ns, cid)
@@ -33,14 +34,22 @@ local function gc_namespace(B, ns_set, ns)
     return
   end
   local keep = {}
+  local blob = B.blob .. ns
   for _, cid in ipairs(ids) do
-    for _, f in ipairs(split(redis.call('HGET', B.cp .. ns .. ':' .. cid, 'b'))) do keep[f] = true end
+    for _, f in ipairs(split(redis.call('HGET', B.cp .. ns .. ':' .. cid, 'b'))) do
+      -- a kept value stored as a delta keeps its whole chain down to the snapshot
+      while f and not keep[f] do
+        keep[f] = true
+        local v = redis.call('HGET', blob, f)
+        f = v and delta_base(v)
+      end
+    end
   end
   local drop = {}
   for _, f in ipairs(redis.call('HKEYS', B.blob .. ns)) do
     if not keep[f] then drop[#drop + 1] = f end
   end
-  call_chunked('HDEL', B.blob .. ns, drop)
+  call_chunked('HDEL', blob, drop)
 end
 
 local function delete_namespace(B, G, ns_set, ns)

@@ -6,7 +6,8 @@
       parent  the encoded parent id, "" for none
       blobs   flat { field1, value1, field2, value2, ... } for the fields named in `b` that
               exist in the blob hash (a channel whose version was never written is skipped,
-              the way InMemorySaver skips "empty" channels)
+              the way InMemorySaver skips "empty" channels); a value stored as a delta comes
+              as its whole chain (chain.lua's gather)
       writes  { taskinfo1, {idx, value, idx, value, ...}, taskinfo2, {...}, ... }
   The writes keys are derived from the `w:<task>` fields, inside the same hash tag.
 ]]
@@ -35,7 +36,7 @@ local function load_tuple(B, ns, cid)
     for i = 1, #fields do
       if vals[i] then
         blobs[#blobs + 1] = fields[i]
-        blobs[#blobs + 1] = vals[i]
+        blobs[#blobs + 1] = gather(B.blob .. ns, fields[i], vals[i])
       end
     end
   end

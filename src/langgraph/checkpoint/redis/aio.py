@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -209,6 +210,11 @@ class AsyncRedisSaver(BaseRedisSaver):
     ) -> None:
         await self._drive(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
 
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return await self._drive(self._ops.delta_history(self.serde, config, channels))
+
     async def adelete_thread(self, thread_id: str) -> None:
         await self._drive(self._ops.delete_thread(thread_id))
 
@@ -273,6 +279,11 @@ class AsyncRedisSaver(BaseRedisSaver):
         task_path: str = "",
     ) -> None:
         self._sync(self.aput_writes(config, writes, task_id, task_path))
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
 
     def delete_thread(self, thread_id: str) -> None:
         self._sync(self.adelete_thread(thread_id))

@@ -14,7 +14,12 @@ Checkpoint hash `checkpoint:{T}:N:C` fields:
     f:<key>  plaintext scalar of a top-level metadata key, for list filters in Lua
     w:<K>    task info [task_id, task_path] of a task that has writes on this checkpoint
 Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes].
-Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes].
+Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a delta.
+
+Deltas: a list channel whose new value starts with (a prefix of) an older version's items is
+stored as b"~" + <base field> + b"\n" + [type, bytes of the new items, start]: the base value cut
+to `start` items, then extended. Full values begin with an msgpack array byte, never "~". The Lua
+readers hand over the whole chain, newest first (lua/includes/chain.lua); `unpack_chain` folds it.
 """
 
 from __future__ import annotations
@@ -57,6 +62,30 @@ def unpack_value(serde: SerializerProtocol, data: bytes) -> Any:
     return serde.loads_typed((vtype, vbytes))
 
 
+def pack_delta(serde: SerializerProtocol, base_field: str, start: int, tail: list[Any]) -> bytes:
+    vtype, vbytes = serde.dumps_typed(tail)
+    return b"~" + base_field.encode() + b"\n" + _pack([vtype, vbytes, start])
+
+
+def unpack_blob(serde: SerializerProtocol, data: bytes | list[Any]) -> Any:
+    """A stored channel value: one full value, or a delta chain as the Lua readers return it."""
+    if not isinstance(data, list):
+        return unpack_value(serde, data)
+    if data[-1] is None:
+        raise ValueError(
+            "a stored channel value lost the base version it extends; the thread's keys were "
+            "changed outside this saver"
+        )
+    value = unpack_value(serde, data[-1])
+    if type(value) is not list:
+        raise ValueError(f"a delta extends a stored {type(value).__name__}, not a list")
+    for part in reversed(data[:-1]):
+        vtype, vbytes, start = _unpack(part[part.index(b"\n") + 1 :])
+        del value[start:]
+        value.extend(serde.loads_typed((vtype, vbytes)))
+    return value
+
+
 def pack_write(serde: SerializerProtocol, channel: str, value: Any) -> bytes:
     vtype, vbytes = serde.dumps_typed(value)
     return _pack([channel, vtype, vbytes])
@@ -65,6 +94,13 @@ def pack_write(serde: SerializerProtocol, channel: str, value: Any) -> bytes:
 def unpack_write(serde: SerializerProtocol, data: bytes) -> tuple[str, Any]:
     channel, vtype, vbytes = _unpack(data)
     return channel, serde.loads_typed((vtype, vbytes))
+
+
+def peek_write(data: bytes) -> tuple[str, tuple[str, bytes]]:
+    """A stored write's channel and its still-serialized value: the caller decides whether the
+    value is wanted before anything is deserialized."""
+    channel, vtype, vbytes = _unpack(data)
+    return channel, (vtype, vbytes)
 
 
 def pack_task(task_id: str, task_path: str) -> bytes:

@@ -21,18 +21,24 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.exceptions import NoScriptError
 
 from . import codec, scripts
+from .deltas import DeltaWriter, Stored
 from .keys import KeySpace, Thread, dec, enc
 
 T = TypeVar("T")
 
 PAGE = 100
 """Checkpoints fetched per round trip when `list` has no limit (or a larger one)."""
+
+HISTORY_PAGE = 500
+"""Ancestors visited per round trip by get_delta_channel_history (a short script per call)."""
 
 MIN_SERVER = (6, 2)
 
@@ -118,6 +124,9 @@ class Operations:
     keys: KeySpace = field(default_factory=KeySpace)
     cross_thread: bool = True
     """Maintain the cross-thread indexes (list(None), delete_for_runs)."""
+    deltas: DeltaWriter | None = field(default_factory=DeltaWriter)
+    """Store list channels that extend their last version as deltas (deltas.py); None: always
+    whole values."""
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
@@ -168,47 +177,58 @@ class Operations:
         skeleton = checkpoint.copy()
         values: dict[str, Any] = skeleton.pop("channel_values")  # type: ignore[misc]
         md = get_checkpoint_metadata(config, metadata)
-        blobs: list[Any] = []
+        blobs: dict[str, tuple[str, bytes]] = {}  # field -> (channel, stored bytes)
+        stored: dict[str, Stored | None] = {}
         for ch, ver in new_versions.items():
             if ch in values:
-                blobs.append(codec.blob_field(ch, ver))
-                blobs.append(codec.pack_value(serde, values[ch]))
+                f = codec.blob_field(ch, ver)
+                if self.deltas is None:
+                    blobs[f] = (ch, codec.pack_value(serde, values[ch]))
+                else:
+                    data, stored[ch] = self.deltas.encode(
+                        serde, thread_id, ns, ch, ver, f, values[ch]
+                    )
+                    blobs[f] = (ch, data)
         run = md.get("run_id")
         run_e = enc(str(run)) if run is not None else ""
         parent = conf.get("checkpoint_id")
-        yield RoundTrip(
-            [
-                Eval(
-                    self.s["put_checkpoint"],
-                    [
-                        f"{th.cp}{nse}:{cide}",
-                        th.idx + nse,
-                        th.ns_set,
-                        th.blob + nse,
-                        self.keys.all_index,
-                        self.keys.run_key(str(run)) if run_e else self.keys.all_index,
-                        th.wo + nse,
-                    ],
-                    [
-                        cide,
-                        nse,
-                        th.tag,
-                        codec.pack_checkpoint(serde, skeleton, md),
-                        enc(parent) if parent else "",
-                        "\n".join(
-                            codec.blob_field(c, v)
-                            for c, v in checkpoint["channel_versions"].items()
-                        ),
-                        run_e,
-                        self._g,
-                        self.keys.run_base,
-                        len(blobs) // 2,
-                        *blobs,
-                        *codec.filter_fields(md),
-                    ],
-                )
-            ]
-        )
+        keys = [
+            f"{th.cp}{nse}:{cide}",
+            th.idx + nse,
+            th.ns_set,
+            th.blob + nse,
+            self.keys.all_index,
+            self.keys.run_key(str(run)) if run_e else self.keys.all_index,
+            th.wo + nse,
+        ]
+        head = [
+            cide,
+            nse,
+            th.tag,
+            codec.pack_checkpoint(serde, skeleton, md),
+            enc(parent) if parent else "",
+            "\n".join(codec.blob_field(c, v) for c, v in checkpoint["channel_versions"].items()),
+            run_e,
+            self._g,
+            self.keys.run_base,
+            len(blobs),
+        ]
+        tail = codec.filter_fields(md)
+        while True:
+            pairs = [x for f, (_, data) in blobs.items() for x in (f, data)]
+            (reply,) = yield RoundTrip(
+                [Eval(self.s["put_checkpoint"], keys, [*head, *pairs, *tail])]
+            )
+            if not isinstance(reply, list):
+                break
+            # Deltas whose base the server no longer has (pruned, deleted or expired by
+            # someone else): nothing was written; send those values whole.
+            for f in map(_str, reply):
+                ch = blobs[f][0]
+                data, stored[ch] = DeltaWriter.full(serde, f, new_versions[ch], values[ch])
+                blobs[f] = (ch, data)
+        if self.deltas is not None and stored:
+            self.deltas.remember(thread_id, ns, stored)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
 
     def put_writes(
@@ -388,14 +408,8 @@ class Operations:
             for i in range(0, len(blobs), 2):
                 ch = by_field.get(blobs[i])
                 if ch is not None:
-                    values[ch] = codec.unpack_value(serde, blobs[i + 1])
-        pending: list[tuple[str, str, int, bytes]] = []
-        for j in range(0, len(writes), 2):
-            task_id, task_path = codec.unpack_task(writes[j])
-            h = writes[j + 1]
-            for k in range(0, len(h), 2):
-                pending.append((task_path, task_id, int(h[k]), h[k + 1]))
-        pending.sort(key=lambda w: (w[0], w[1], w[2]))
+                    values[ch] = codec.unpack_blob(serde, blobs[i + 1])
+        pending = _sorted_writes(writes)
         cid = dec(_str(cide))
         return CheckpointTuple(
             config={
@@ -419,6 +433,62 @@ class Operations:
             ],
         )
 
+    def delta_history(
+        self, serde: SerializerProtocol, config: RunnableConfig, channels: Sequence[str]
+    ) -> Op[dict[str, DeltaChannelHistory]]:
+        """get_delta_channel_history: the parent walk runs in the script, HISTORY_PAGE ancestors
+        per round trip; only the requested channels' writes and seeds are deserialized."""
+        if not channels:
+            return {}
+        conf = _conf(config, "get_delta_channel_history")
+        thread_id, ns = _thread_id(conf), _ns(conf)
+        th, nse = self.keys.thread(thread_id), enc(ns)
+        cid = conf.get("checkpoint_id")
+        walking = {enc(ch): ch for ch in channels}
+        per_ancestor: list[dict[str, list[PendingWrite]]] = []
+        seeds: dict[str, Any] = {}
+        cursor = ""
+        while walking:
+            (reply,) = yield RoundTrip(
+                [
+                    Eval(
+                        self.s["delta_history"],
+                        [th.idx + nse, th.blob + nse],
+                        [
+                            *th.bases(),
+                            nse,
+                            cursor,
+                            enc(cid) if cid else "",
+                            HISTORY_PAGE,
+                            *walking,
+                        ],
+                    )
+                ]
+            )
+            ancestors, cursor = reply[0], _str(reply[1])
+            for _, writes, found in ancestors:
+                wanted = set(walking.values())
+                mine: dict[str, list[PendingWrite]] = defaultdict(list)
+                for _, task_id, _, data in _sorted_writes(writes):
+                    ch, typed = codec.peek_write(data)
+                    if ch in wanted:
+                        mine[ch].append((task_id, ch, serde.loads_typed(typed)))
+                per_ancestor.append(mine)
+                for i in range(0, len(found), 2):
+                    ch = walking.pop(_str(found[i]))
+                    seeds[ch] = codec.unpack_blob(serde, found[i + 1])
+            if not cursor:
+                break
+        result: dict[str, DeltaChannelHistory] = {}
+        for ch in channels:
+            entry: DeltaChannelHistory = {
+                "writes": [w for mine in reversed(per_ancestor) for w in mine.get(ch, ())]
+            }
+            if ch in seeds:
+                entry["seed"] = seeds[ch]
+            result[ch] = entry
+        return result
+
     # -- deletion, pruning, copying ------------------------------------------------------
 
     def _thread_args(self, th: Thread) -> tuple[list[str], list[Any]]:
@@ -432,6 +502,8 @@ class Operations:
     def delete_thread(self, thread_id: str) -> Op[None]:
         keys, args = self._thread_args(self.keys.thread(thread_id))
         yield RoundTrip([Eval(self.s["delete_thread"], keys, args)])
+        if self.deltas is not None:
+            self.deltas.forget(_thread_id({"thread_id": thread_id}))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> Op[None]:
         if not run_ids:
@@ -463,6 +535,9 @@ class Operations:
             keys, args = self._thread_args(self.keys.thread(tid))
             cmds.append(Eval(script, keys, args))
         yield RoundTrip(cmds)
+        if self.deltas is not None and strategy == "delete":
+            for tid in thread_ids:
+                self.deltas.forget(_thread_id({"thread_id": tid}))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op[None]:
         src = self.keys.thread(source_thread_id)
@@ -508,6 +583,19 @@ class Operations:
         else:
             n = int(current.split(".")[0])
         return f"{n + 1:032}.{random.random():016}"
+
+
+def _sorted_writes(writes: list[Any]) -> list[tuple[str, str, int, bytes]]:
+    """A checkpoint's writes as the scripts return them, in `writes_sort_key` order (task path,
+    task id, index): the order live execution applies them in."""
+    out: list[tuple[str, str, int, bytes]] = []
+    for j in range(0, len(writes), 2):
+        task_id, task_path = codec.unpack_task(writes[j])
+        h = writes[j + 1]
+        for k in range(0, len(h), 2):
+            out.append((task_path, task_id, int(h[k]), h[k + 1]))
+    out.sort(key=lambda w: (w[0], w[1], w[2]))
+    return out
 
 
 def _str(value: Any) -> str:

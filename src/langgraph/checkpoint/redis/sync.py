@@ -4,7 +4,7 @@ sync redis client (thread-safe: langgraph runs parallel tasks' put_writes on a t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
 )
 from redis.exceptions import NoScriptError
 
@@ -149,6 +150,11 @@ class RedisSaver(BaseRedisSaver):
     ) -> None:
         self._drive(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
 
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self._drive(self._ops.delta_history(self.serde, config, channels))
+
     def delete_thread(self, thread_id: str) -> None:
         self._drive(self._ops.delete_thread(thread_id))
 
@@ -200,6 +206,13 @@ class RedisSaver(BaseRedisSaver):
         task_path: str = "",
     ) -> None:
         await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return await asyncio.to_thread(
+            self.get_delta_channel_history, config=config, channels=channels
+        )
 
     async def adelete_thread(self, thread_id: str) -> None:
         await asyncio.to_thread(self.delete_thread, thread_id)
