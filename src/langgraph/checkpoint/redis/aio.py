@@ -51,6 +51,8 @@ class AsyncRedisSaver(BaseRedisSaver):
         self._client: aredis.Redis | None = None
         self._private: aredis.Redis | None = None
         self._gate: asyncio.Semaphore | None = None
+        self._queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]] = []
+        self._flushing: set[asyncio.Future[None]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection ----------------------------------------------------------------------
@@ -117,6 +119,58 @@ class AsyncRedisSaver(BaseRedisSaver):
     # -- driver --------------------------------------------------------------------------
 
     async def _one(self, c: Eval | Cmd) -> Any:
+        """One command, sent with whatever other commands are issued in the same turn of the
+        event loop (auto-pipelining): concurrent graphs and LangGraph's background writes
+        share round trips and system calls instead of paying one each."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        queue = self._queue  # shared, never rebound: copies (with_allowlist) feed the same one
+        queue.append((c, fut))
+        if len(queue) == 1:
+            loop.call_soon(self._flush, queue)
+        return await fut
+
+    def _flush(self, queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
+        batch = queue[:]
+        queue.clear()
+        task = asyncio.ensure_future(self._send_batch(batch))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _send_batch(self, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
+        try:
+            if len(batch) == 1:
+                replies = [await self._direct(batch[0][0])]
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for c, _ in batch:
+                        pipe.execute_command(*wire(c))
+                    replies = await pipe.execute(raise_on_error=False)
+        except BaseException as e:  # handed to every waiter, never lost
+            for _, fut in batch:
+                if fut.done():
+                    continue
+                if isinstance(e, asyncio.CancelledError):
+                    fut.cancel()
+                else:
+                    fut.set_exception(e)
+            if not isinstance(e, Exception):
+                raise
+            return
+        for (c, fut), r in zip(batch, replies, strict=True):
+            if fut.done():  # the caller was cancelled
+                continue
+            if isinstance(r, NoScriptError) and isinstance(c, Eval):
+                try:
+                    r = await self.client.execute_command(*resend(c))
+                except Exception as e:
+                    r = e
+            if isinstance(r, Exception):
+                fut.set_exception(r)
+            else:
+                fut.set_result(r)
+
+    async def _direct(self, c: Eval | Cmd) -> Any:
         try:
             return await self.client.execute_command(*wire(c))
         except NoScriptError:

@@ -7,6 +7,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from .deltas import DeltaMode, DeltaWriter
 from .keys import KeySpace
 from .ops import Operations
 
@@ -26,13 +27,17 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         serde: SerializerProtocol | None = None,
         checkpoint_prefix: str = "checkpoint",
         checkpoint_write_prefix: str = "checkpoint_write",
+        delta_mode: DeltaMode = "exact",
     ) -> None:
         super().__init__(serde=serde)
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
             raise ValueError("pass either redis_url= or redis_client=, not both")
-        self._ops = Operations(KeySpace(checkpoint_prefix, checkpoint_write_prefix))
+        self._ops = Operations(
+            KeySpace(checkpoint_prefix, checkpoint_write_prefix),
+            deltas=DeltaWriter(delta_mode),
+        )
         self._user_client = redis_client
         self._owns_client = redis_client is None
         self._redis_url = redis_url

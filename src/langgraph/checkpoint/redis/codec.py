@@ -17,9 +17,10 @@ Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes].
 Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a delta.
 
 Deltas: a list channel whose new value starts with (a prefix of) an older version's items is
-stored as b"~" + <base field> + b"\n" + [type, bytes of the new items, start]: the base value cut
-to `start` items, then extended. Full values begin with an msgpack array byte, never "~". The Lua
-readers hand over the whole chain, newest first (lua/includes/chain.lua); `unpack_chain` folds it.
+stored as b"~<base field>\n<start>\n<type>\n<bytes of the new items>": the base value cut to
+`start` items, then extended. Full values begin with an msgpack array byte, never "~". The Lua
+readers splice a chain of appends back into one full value when the parts are plain msgpack
+lists, else hand over the chain, newest first (lua/includes/chain.lua); `unpack_blob` folds it.
 """
 
 from __future__ import annotations
@@ -57,14 +58,23 @@ def pack_value(serde: SerializerProtocol, value: Any) -> bytes:
     return _pack(serde.dumps_typed(value))
 
 
+def pack_typed(vtype: str, vbytes: bytes) -> bytes:
+    return _pack([vtype, vbytes])
+
+
 def unpack_value(serde: SerializerProtocol, data: bytes) -> Any:
     vtype, vbytes = _unpack(data)
     return serde.loads_typed((vtype, vbytes))
 
 
-def pack_delta(serde: SerializerProtocol, base_field: str, start: int, tail: list[Any]) -> bytes:
+def pack_delta(
+    serde: SerializerProtocol, base_field: str, start: int, tail: list[Any]
+) -> bytes | None:
+    """The delta record, or None when the serde's type name cannot be framed by newlines."""
     vtype, vbytes = serde.dumps_typed(tail)
-    return b"~" + base_field.encode() + b"\n" + _pack([vtype, vbytes, start])
+    if "\n" in vtype:
+        return None
+    return f"~{base_field}\n{start}\n{vtype}\n".encode() + vbytes
 
 
 def unpack_blob(serde: SerializerProtocol, data: bytes | list[Any]) -> Any:
@@ -80,9 +90,9 @@ def unpack_blob(serde: SerializerProtocol, data: bytes | list[Any]) -> Any:
     if type(value) is not list:
         raise ValueError(f"a delta extends a stored {type(value).__name__}, not a list")
     for part in reversed(data[:-1]):
-        vtype, vbytes, start = _unpack(part[part.index(b"\n") + 1 :])
-        del value[start:]
-        value.extend(serde.loads_typed((vtype, vbytes)))
+        _, start, vtype, vbytes = part.split(b"\n", 3)
+        del value[int(start) :]
+        value.extend(serde.loads_typed((vtype.decode(), vbytes)))
     return value
 
 

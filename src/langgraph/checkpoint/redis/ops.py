@@ -223,9 +223,10 @@ class Operations:
                 break
             # Deltas whose base the server no longer has (pruned, deleted or expired by
             # someone else): nothing was written; send those values whole.
+            assert self.deltas is not None  # only deltas can lose their base
             for f in map(_str, reply):
                 ch = blobs[f][0]
-                data, stored[ch] = DeltaWriter.full(serde, f, new_versions[ch], values[ch])
+                data, stored[ch] = self.deltas.full(serde, f, new_versions[ch], values[ch])
                 blobs[f] = (ch, data)
         if self.deltas is not None and stored:
             self.deltas.remember(thread_id, ns, stored)
