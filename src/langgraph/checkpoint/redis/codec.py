@@ -19,13 +19,13 @@ Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes]
 Deltas: a list channel whose new value starts with (a prefix of) an older version's items is
 stored as b"~<base field>\n<start>\n<type>\n<bytes of the new items>": the base value cut to
 `start` items, then extended. Full values begin with an msgpack array byte, never "~". The Lua
-readers splice a chain of appends back into one full value when the parts are plain msgpack
-lists, else hand over the chain, newest first (lua/includes/chain.lua); `unpack_blob` folds it.
+readers hand over the chain, newest first (lua/includes/chain.lua); `unpack_blob` splices it.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,7 +78,9 @@ def pack_delta(
 
 
 def unpack_blob(serde: SerializerProtocol, data: bytes | list[Any]) -> Any:
-    """A stored channel value: one full value, or a delta chain as the Lua readers return it."""
+    """A stored channel value: one full value, or a delta chain (newest first) as the Lua
+    readers return it. A chain of appends to a plain msgpack list is spliced into the bytes a
+    whole value would have had and decoded once; any other chain is decoded part by part."""
     if not isinstance(data, list):
         return unpack_value(serde, data)
     if data[-1] is None:
@@ -86,14 +88,48 @@ def unpack_blob(serde: SerializerProtocol, data: bytes | list[Any]) -> Any:
             "a stored channel value lost the base version it extends; the thread's keys were "
             "changed outside this saver"
         )
-    value = unpack_value(serde, data[-1])
+    vtype, vbytes = _unpack(data[-1])
+    deltas = [part.split(b"\n", 3) for part in reversed(data[:-1])]  # oldest first
+    if vtype == "msgpack" and (head := array_head(vbytes)) is not None:
+        count, at = head
+        pieces: list[Any] = [memoryview(vbytes)[at:]]
+        for _, start, dtype, tail in deltas:
+            th = array_head(tail) if dtype == b"msgpack" and int(start) == count else None
+            if th is None:
+                break
+            count += th[0]
+            pieces.append(memoryview(tail)[th[1] :])
+        else:
+            return serde.loads_typed(("msgpack", array_header(count) + b"".join(pieces)))
+    value = serde.loads_typed((vtype, vbytes))
     if type(value) is not list:
         raise ValueError(f"a delta extends a stored {type(value).__name__}, not a list")
-    for part in reversed(data[:-1]):
-        _, start, vtype, vbytes = part.split(b"\n", 3)
+    for _, start, dtype, tail in deltas:
         del value[int(start) :]
-        value.extend(serde.loads_typed((vtype.decode(), vbytes)))
+        value.extend(serde.loads_typed((dtype.decode(), tail)))
     return value
+
+
+def array_head(data: bytes) -> tuple[int, int] | None:
+    """(item count, offset of the first item) of an msgpack array, or None."""
+    if not data:
+        return None
+    b = data[0]
+    if 0x90 <= b <= 0x9F:
+        return b - 0x90, 1
+    if b == 0xDC and len(data) >= 3:
+        return struct.unpack_from(">H", data, 1)[0], 3
+    if b == 0xDD and len(data) >= 5:
+        return struct.unpack_from(">I", data, 1)[0], 5
+    return None
+
+
+def array_header(count: int) -> bytes:
+    if count < 16:
+        return bytes([0x90 + count])
+    if count < 65536:
+        return b"\xdc" + struct.pack(">H", count)
+    return b"\xdd" + struct.pack(">I", count)
 
 
 def pack_write(serde: SerializerProtocol, channel: str, value: Any) -> bytes:

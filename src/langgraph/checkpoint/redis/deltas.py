@@ -3,7 +3,8 @@
 A `messages` channel grows by a message or two per step, and every step would otherwise store
 the whole list again: the bytes sent, the server memory and the write time all grow with the
 history. When a new list value extends the version this saver stored last, only the new items
-are stored, as a delta on that version (codec.py); the Lua readers splice the chain back.
+are stored, as a delta on that version (codec.py); readers gather the chain in Lua and splice it
+in the client.
 
 Two ways to know that a value extends the last one (`delta_mode=` on the savers):
 
@@ -26,7 +27,6 @@ server no longer has; the caller then stores the full value.
 
 from __future__ import annotations
 
-import struct
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -141,7 +141,7 @@ class DeltaWriter:
     ) -> tuple[bytes, Stored | None]:
         vtype, vbytes = serde.dumps_typed(value)
         full = codec.pack_typed(vtype, vbytes)
-        head = _array_head(vbytes) if vtype == "msgpack" else None
+        head = codec.array_head(vbytes) if vtype == "msgpack" else None
         if head is None:  # a serde whose bytes cannot be spliced (encrypted, pickle, ...)
             return full, None
         count, at = head
@@ -154,7 +154,7 @@ class DeltaWriter:
             tail = vbytes[at + len(prev.body) :]
             data = (
                 f"~{prev.field}\n{prev.count}\nmsgpack\n".encode()
-                + _array_header(count - prev.count)
+                + codec.array_header(count - prev.count)
                 + tail
             )
             if prev.delta_bytes + len(data) <= prev.snap_bytes:
@@ -231,25 +231,3 @@ def _shared_prefix(value: list[Any], items: tuple[Any, ...]) -> int:
             break
         p += 1
     return p
-
-
-def _array_head(data: bytes) -> tuple[int, int] | None:
-    """(item count, offset of the first item) of an msgpack array, or None."""
-    if not data:
-        return None
-    b = data[0]
-    if 0x90 <= b <= 0x9F:
-        return b - 0x90, 1
-    if b == 0xDC and len(data) >= 3:
-        return struct.unpack_from(">H", data, 1)[0], 3
-    if b == 0xDD and len(data) >= 5:
-        return struct.unpack_from(">I", data, 1)[0], 5
-    return None
-
-
-def _array_header(count: int) -> bytes:
-    if count < 16:
-        return bytes([0x90 + count])
-    if count < 65536:
-        return b"\xdc" + struct.pack(">H", count)
-    return b"\xdd" + struct.pack(">I", count)
