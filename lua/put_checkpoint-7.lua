@@ -20,7 +20,9 @@
   ARGV[9]  the run index prefix   checkpoint_run:   (to leave the old run on a re-put)
   ARGV[10] n: the number of blob field/value pairs that follow
   ARGV[11 .. 10+2n]  blob field, blob value or delta (only the channels in new_versions)
-  ARGV[11+2n ..]     filter field "f:<key>", encoded scalar value (metadata for list filters)
+  ARGV[11+2n ..]     triples: filter field "f:<key>", encoded scalar value (metadata for list
+                     filters), and that value's cross-thread index key "checkpoint_by:<key>:<value>"
+                     or "" for none (used when ARGV[8] == "1"; the hash keeps the list in `x`)
 
   Steps: when C already exists (a re-put), its old filter fields and run membership are removed
   first, so a re-put replaces the checkpoint as InMemorySaver's dict update does; writes already
@@ -61,9 +63,14 @@ if redis.call('HEXISTS', cp, 'd') == 1 then
       stale[#stale + 1] = f
     elseif f == 'r' and global then
       redis.call('SREM', ARGV[9] .. old[i + 1], tag .. '\n' .. ns .. '\n' .. cid)
+    elseif f == 'x' and global then
+      for _, by in ipairs(split(old[i + 1])) do
+        redis.call('ZREM', by, cid .. '\n' .. tag .. '\n' .. ns)
+      end
     end
   end
   stale[#stale + 1] = 'r'
+  stale[#stale + 1] = 'x'
   redis.call('HDEL', cp, unpack(stale))
 end
 
@@ -72,9 +79,15 @@ if run_id ~= '' then
   fields[#fields + 1] = 'r'
   fields[#fields + 1] = run_id
 end
-for i = 11 + 2 * nblob, #ARGV, 2 do
+local by = {}
+for i = 11 + 2 * nblob, #ARGV, 3 do
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
+  if global and ARGV[i + 2] ~= '' then by[#by + 1] = ARGV[i + 2] end
+end
+if #by > 0 then
+  fields[#fields + 1] = 'x'
+  fields[#fields + 1] = table.concat(by, '\n')
 end
 redis.call('HSET', cp, unpack(fields))
 if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 11, 10 + 2 * nblob)) end
@@ -85,6 +98,7 @@ redis.call('SREM', wo, cid)
 redis.call('SADD', ns_set, ns)
 if global then
   redis.call('ZADD', all, 0, cid .. '\n' .. tag .. '\n' .. ns)
+  for _, key in ipairs(by) do redis.call('ZADD', key, 0, cid .. '\n' .. tag .. '\n' .. ns) end
   if run_id ~= '' then redis.call('SADD', run, tag .. '\n' .. ns .. '\n' .. cid) end
 end
 return created

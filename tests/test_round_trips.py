@@ -222,3 +222,49 @@ async def test_deltas_cost_no_round_trip_and_a_lost_base_costs_one(real_backend:
     raw.close()
     await saver.aclose()
     await other.aclose()
+
+
+async def test_filtered_list_none_walks_the_value_index(real_backend: Backend) -> None:
+    """list(None, filter=...) walks the index of the filtered metadata value, not every
+    checkpoint: one round trip for a one-key filter, two (ZCARDs, then the walk of the
+    smallest index) for several keys; results equal InMemorySaver's."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = AsyncRedisSaver(real_backend.url)
+    mem = InMemorySaver()
+    stored: dict[str, Any] = {}
+    for i in range(60):
+        thread = f"idx-{i % 6}"
+        config, cp, _, nv = _step(i, stored.get(thread))
+        config["configurable"]["thread_id"] = thread
+        md = {"source": "loop" if i % 3 else "input", "step": i, "user": f"u{i % 4}"}
+        stored[thread] = await saver.aput(config, cp, dict(md), nv)
+        mem.put(config, cp, dict(md), nv)
+
+    async def ids(f: dict[str, Any], **kw: Any) -> list[str]:
+        return [
+            t.config["configurable"]["checkpoint_id"]
+            async for t in saver.alist(None, filter=f, **kw)
+        ]
+
+    def mem_ids(f: dict[str, Any], **kw: Any) -> list[str]:
+        got = [t.config["configurable"]["checkpoint_id"] for t in mem.list(None, filter=f)]
+        got.sort(reverse=True)
+        return got[: kw["limit"]] if "limit" in kw else got
+
+    await ids({"user": "u1"})  # warm
+    with Monitor(real_backend.url) as m:
+        got = await ids({"user": "u1"}, limit=5)
+    assert m.verbs() == ["EVALSHA"], m.commands
+    assert "checkpoint_by:user:su1" in m.commands[0]
+    assert got == mem_ids({"user": "u1"}, limit=5)
+
+    with Monitor(real_backend.url) as m:
+        got = await ids({"source": "input", "user": "u2"})
+    assert m.verbs() == ["ZCARD", "ZCARD", "EVALSHA"], m.commands
+    assert "checkpoint_by:user:su2" in m.commands[-1]  # 15 members against 20
+    assert got == mem_ids({"source": "input", "user": "u2"}) and got
+
+    for f in ({"step": 7}, {"step": 7.0, "source": "loop"}, {"user": None}, {"source": "nope"}):
+        assert await ids(f) == mem_ids(f), f
+    await saver.aclose()

@@ -2,7 +2,8 @@
 
   delete_checkpoint(B, G, ns, cid): unlinks the checkpoint hash and every writes hash named by
     its `w:<task>` fields, removes it from the namespace index, the write-only set and, when
-    G.on, from the cross-thread indexes (G.all, G.run_base .. <run>).
+    G.on, from the cross-thread indexes (G.all, G.run_base .. <run>, and the metadata value
+    indexes its `x` field lists).
   gc_namespace(B, ns_set, ns): keeps in the blob hash only the fields that a remaining
     checkpoint's `b` names, with the bases of those stored as deltas (chain.lua); drops the
     blob hash and the namespace itself when nothing is left.
@@ -18,6 +19,10 @@ local function delete_checkpoint(B, G, ns, cid)
       dels[#dels + 1] = B.write .. ns .. ':' .. cid .. ':' .. string.sub(f, 3)
     elseif f == 'r' and G.on then
       redis.call('SREM', G.run_base .. h[i + 1], G.tag .. '\n' .. ns .. '\n' .. cid)
+    elseif f == 'x' and G.on then
+      for _, by in ipairs(split(h[i + 1])) do
+        redis.call('ZREM', by, cid .. '\n' .. G.tag .. '\n' .. ns)
+      end
     end
   end
   unlink_all(dels)

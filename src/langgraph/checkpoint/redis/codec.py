@@ -12,6 +12,7 @@ Checkpoint hash `checkpoint:{T}:N:C` fields:
     b        "\\n"-joined blob fields of every channel in channel_versions
     r        encoded run id (absent without one)
     f:<key>  plaintext scalar of a top-level metadata key, for list filters in Lua
+    x        "\\n"-joined cross-thread indexes of those values (`checkpoint_by:<key>:<value>`)
     w:<K>    task info [task_id, task_path] of a task that has writes on this checkpoint
 Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes].
 Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a delta.
@@ -34,8 +35,9 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from .keys import enc
 
-FORMAT = 1
-"""Storage format version, stored in every envelope and by setup() in the meta hash."""
+FORMAT = 2
+"""Storage format version, stored in every envelope and by setup() in the meta hash. 2: blob
+values may be deltas, and checkpoints are in the metadata value indexes (`x`)."""
 
 _pack = ormsgpack.packb
 _unpack = ormsgpack.unpackb

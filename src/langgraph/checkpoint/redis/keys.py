@@ -71,6 +71,10 @@ def _check(name: str, value: object) -> str:
     return value
 
 
+BY_VALUE_MAX = 256
+"""Longest encoded metadata value given a cross-thread index of its own."""
+
+
 @dataclass(frozen=True)
 class Thread:
     """The key bases of one thread: every per-thread key starts with one of these."""
@@ -107,6 +111,14 @@ class KeySpace:
     @property
     def meta(self) -> str:
         return f"{self.prefix}_meta"
+
+    def by_key(self, key: str, scalar: str) -> str | None:
+        """The cross-thread index of one metadata value (`codec.scalar` encoding), or None for
+        a value not indexed: None ("n" also matches a missing key, which no index holds) and
+        values too long to make a sensible key name (the filter still applies, by scan)."""
+        if scalar == "n" or len(scalar) > BY_VALUE_MAX:
+            return None
+        return f"{self.prefix}_by:{enc(key)}:{enc(scalar)}"
 
     def run_key(self, run_id: str) -> str:
         return f"{self.prefix}_run:{enc(run_id)}"

@@ -37,6 +37,9 @@ T = TypeVar("T")
 PAGE = 100
 """Checkpoints fetched per round trip when `list` has no limit (or a larger one)."""
 
+SCAN = 5000
+"""Index members list(None) examines per round trip (bounds one script's run time)."""
+
 HISTORY_PAGE = 500
 """Ancestors visited per round trip by get_delta_channel_history (a short script per call)."""
 
@@ -213,7 +216,11 @@ class Operations:
             self.keys.run_base,
             len(blobs),
         ]
-        tail = codec.filter_fields(md)
+        tail: list[str] = []
+        fields = codec.filter_fields(md)
+        for i in range(0, len(fields), 2):
+            by = self.keys.by_key(fields[i][2:], fields[i + 1]) if self.cross_thread else None
+            tail += [fields[i], fields[i + 1], by or ""]
         while True:
             pairs = [x for f, (_, data) in blobs.items() for x in (f, data)]
             (reply,) = yield RoundTrip(
@@ -352,32 +359,39 @@ class Operations:
         before_id: str | None,
         limit: int | None,
     ) -> ListOp:
+        """list(None): walks the cross-thread index, or the smallest index of a filtered
+        metadata value, in the list_all script (a page per round trip)."""
         if not self.cross_thread:
             raise NotImplementedError("list(None) needs the cross-thread index")
+        by = [
+            k
+            for i in range(0, len(fargs), 2)
+            if (k := self.keys.by_key(fargs[i][2:], fargs[i + 1])) is not None
+        ]
+        index = self.keys.all_index
+        if len(by) == 1:
+            index = by[0]
+        elif by:
+            sizes = yield RoundTrip([Cmd(("ZCARD", k)) for k in by])
+            index = min(zip(sizes, by, strict=True))[1]
         upper = "(" + enc(before_id) if before_id else "+"
         left = limit
         while True:
             page = min(left, PAGE) if left is not None else PAGE
-            (members,) = yield RoundTrip(
-                [Cmd(("ZREVRANGEBYLEX", self.keys.all_index, upper, "-", "LIMIT", 0, page))]
-            )
-            refs = [_str(m).split("\n") for m in members]
-            threads = [self.keys.thread_from_tag(t) for _, t, _ in refs]
-            rows = yield RoundTrip(
+            (reply,) = yield RoundTrip(
                 [
-                    self._get(th, nse, cide, fargs)
-                    for (cide, _, nse), th in zip(refs, threads, strict=True)
+                    Eval(
+                        self.s["list_all"],
+                        [index],
+                        [self.keys.prefix, self.keys.write_prefix, upper, page, SCAN, *fargs],
+                    )
                 ]
             )
-            tuples = (
-                self._tuple(serde, dec(t), dec(nse), raw)
-                for (_, t, nse), raw in zip(refs, rows, strict=True)
-                if raw is not None
-            )
+            rows, upper = reply[0], _str(reply[1])
+            tuples = (self._tuple(serde, dec(_str(t)), dec(_str(nse)), raw) for t, nse, raw in rows)
             left = yield from self._emit(tuples, filter, left)
-            if left == 0 or len(members) < page:
+            if left == 0 or not upper:
                 return
-            upper = "(" + _str(members[-1])
 
     @staticmethod
     def _emit(
@@ -562,6 +576,9 @@ class Operations:
                         if b"r" in fields:
                             run_key = self.keys.run_base + _str(fields[b"r"])
                             cmds.append(Cmd(("SADD", run_key, f"{dst.tag}\n{nse}\n{cide}")))
+                        for by in _str(fields.get(b"x", b"")).split("\n"):
+                            if by:
+                                cmds.append(Cmd(("ZADD", by, 0, f"{cide}\n{dst.tag}\n{nse}")))
                 for k, wh in zip(ws[::2], ws[1::2], strict=True):
                     if wh:
                         cmds.append(Cmd(("HSET", f"{dst.write}{nse}:{cide}:{_str(k)}", *wh)))
