@@ -37,6 +37,17 @@ def _retry() -> Retry:
     return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=3)
 
 
+class _Pipe:
+    """Auto-pipelining state: calls waiting for the next flush, and how many sends are out."""
+
+    __slots__ = ("busy", "queue", "tasks")
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]] = []
+        self.busy = 0
+        self.tasks: set[asyncio.Future[None]] = set()
+
+
 class AsyncRedisSaver(BaseRedisSaver):
     """A LangGraph checkpointer on any Redis 6.2+ (Redis, Valkey, managed services), one Lua
     script call per step.
@@ -51,8 +62,7 @@ class AsyncRedisSaver(BaseRedisSaver):
         self._client: aredis.Redis | None = None
         self._private: aredis.Redis | None = None
         self._gate: asyncio.Semaphore | None = None
-        self._queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]] = []
-        self._flushing: set[asyncio.Future[None]] = set()
+        self._pipe = _Pipe()  # shared by copies (with_allowlist), like the client
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection ----------------------------------------------------------------------
@@ -119,25 +129,41 @@ class AsyncRedisSaver(BaseRedisSaver):
     # -- driver --------------------------------------------------------------------------
 
     async def _one(self, c: Eval | Cmd) -> Any:
-        """One command, sent with whatever other commands are issued in the same turn of the
-        event loop (auto-pipelining): concurrent graphs and LangGraph's background writes
-        share round trips and system calls instead of paying one each."""
+        """One command. When nothing else is in flight it is sent at once; otherwise it joins
+        the commands issued in the same turn of the event loop, sent as one pipeline
+        (auto-pipelining): concurrent graphs and LangGraph's background writes then share
+        round trips and system calls, and a lone caller pays nothing for it."""
+        p = self._pipe
+        if not p.busy and not p.queue:
+            p.busy += 1
+            try:
+                return await self._direct(c)
+            finally:
+                p.busy -= 1
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        queue = self._queue  # shared, never rebound: copies (with_allowlist) feed the same one
-        queue.append((c, fut))
-        if len(queue) == 1:
-            loop.call_soon(self._flush, queue)
+        p.queue.append((c, fut))
+        if len(p.queue) == 1:
+            loop.call_soon(self._flush, p)
         return await fut
 
-    def _flush(self, queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
-        batch = queue[:]
-        queue.clear()
-        task = asyncio.ensure_future(self._send_batch(batch))
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+    def _flush(self, p: _Pipe) -> None:
+        batch = p.queue[:]
+        p.queue.clear()
+        task = asyncio.ensure_future(self._send_batch(p, batch))
+        p.tasks.add(task)
+        task.add_done_callback(p.tasks.discard)
 
-    async def _send_batch(self, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
+    async def _send_batch(
+        self, p: _Pipe, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]
+    ) -> None:
+        p.busy += 1
+        try:
+            await self._send_batch_now(batch)
+        finally:
+            p.busy -= 1
+
+    async def _send_batch_now(self, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
         try:
             if len(batch) == 1:
                 replies = [await self._direct(batch[0][0])]
