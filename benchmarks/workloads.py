@@ -655,6 +655,12 @@ async def open_saver(kind: str, url: str) -> AsyncIterator[Any]:
         with RedisSaver.from_conn_string(url) as saver:
             saver.setup()
             yield SyncDriven(saver)
+    elif kind == "ours_identity":
+        from langgraph.checkpoint.redis import AsyncRedisSaver
+
+        async with AsyncRedisSaver.from_conn_string(url, delta_mode="identity") as saver:
+            await saver.asetup()
+            yield saver
     else:  # ours or the incumbent: the same import path, whichever this venv holds
         from langgraph.checkpoint.redis import AsyncRedisSaver
 
@@ -691,7 +697,9 @@ async def measure(a: argparse.Namespace) -> dict[str, Any]:
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--saver", choices=["ours", "ours_sync", "incumbent", "memory", "postgres"])
+    ap.add_argument(
+        "--saver", choices=["ours", "ours_sync", "ours_identity", "incumbent", "memory", "postgres"]
+    )
     ap.add_argument("--url", help="the server for every section but mem, rt and filter")
     ap.add_argument("--aux", help="the server for mem and rt (nothing is deleted there)")
     ap.add_argument("--filter-url", help="the server holding the filter data set, only it")
