@@ -26,6 +26,7 @@
 ]]
 --@include common
 --@include chain
+--@include load_tuple
 local B = bases(1)
 local ns, cursor, limit = ARGV[6], ARGV[7], tonumber(ARGV[9])
 local remaining, left = {}, 0
@@ -48,21 +49,7 @@ local out = {}
 while cursor ~= '' and left > 0 do
   if #out >= limit then return {out, cursor} end
   local cid = cursor
-  local h = redis.call('HGETALL', B.cp .. ns .. ':' .. cid)
-  local d, parent, b, writes = false, '', nil, {}
-  for i = 1, #h, 2 do
-    local f = h[i]
-    if f == 'd' then
-      d = true
-    elseif f == 'p' then
-      parent = h[i + 1]
-    elseif f == 'b' then
-      b = h[i + 1]
-    elseif string.sub(f, 1, 2) == 'w:' then
-      writes[#writes + 1] = h[i + 1]
-      writes[#writes + 1] = redis.call('HGETALL', B.write .. ns .. ':' .. cid .. ':' .. string.sub(f, 3))
-    end
-  end
+  local d, parent, b, writes = read_checkpoint(B, ns, cid)
   if not d then break end
   local seeds = {}
   for _, field in ipairs(split(b)) do

@@ -37,64 +37,9 @@ from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from .conftest import Backend
+from .facade import Facade, cfg
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-class Facade:
-    """One saver behind async methods: the async saver's a* methods, or the sync saver's sync
-    methods called directly (so the sync code path itself is what runs)."""
-
-    def __init__(self, saver: Any, kind: str) -> None:
-        self.saver = saver
-        self.kind = kind
-
-    async def put(self, config: RunnableConfig, cp: Any, md: Any, nv: Any) -> RunnableConfig:
-        if self.kind == "async":
-            return await self.saver.aput(config, cp, md, nv)
-        return self.saver.put(config, cp, md, nv)
-
-    async def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, path=""
-    ) -> None:
-        if self.kind == "async":
-            await self.saver.aput_writes(config, writes, task_id, path)
-        else:
-            self.saver.put_writes(config, writes, task_id, path)
-
-    async def get(self, config: RunnableConfig) -> CheckpointTuple | None:
-        if self.kind == "async":
-            return await self.saver.aget_tuple(config)
-        return self.saver.get_tuple(config)
-
-    async def list(self, config: RunnableConfig | None, **kw: Any) -> list[CheckpointTuple]:
-        if self.kind == "async":
-            return [t async for t in self.saver.alist(config, **kw)]
-        return list(self.saver.list(config, **kw))
-
-    async def delete_thread(self, thread_id: str) -> None:
-        if self.kind == "async":
-            await self.saver.adelete_thread(thread_id)
-        else:
-            self.saver.delete_thread(thread_id)
-
-    async def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        if self.kind == "async":
-            await self.saver.adelete_for_runs(run_ids)
-        else:
-            self.saver.delete_for_runs(run_ids)
-
-    async def copy_thread(self, source: str, target: str) -> None:
-        if self.kind == "async":
-            await self.saver.acopy_thread(source, target)
-        else:
-            self.saver.copy_thread(source, target)
-
-    async def prune(self, thread_ids: Sequence[str], strategy: str = "keep_latest") -> None:
-        if self.kind == "async":
-            await self.saver.aprune(thread_ids, strategy=strategy)
-        else:
-            self.saver.prune(thread_ids, strategy=strategy)
 
 
 @pytest.fixture(params=["async", "sync"])
@@ -114,15 +59,6 @@ def mem() -> Facade:
 
 def new_id() -> str:
     return str(uuid6(clock_seq=-1))
-
-
-def cfg(thread: str, ns: str | None = "", cid: str | None = None) -> RunnableConfig:
-    conf: dict[str, Any] = {"thread_id": thread}
-    if ns is not None:
-        conf["checkpoint_ns"] = ns
-    if cid is not None:
-        conf["checkpoint_id"] = cid
-    return {"configurable": conf}
 
 
 async def put_one(

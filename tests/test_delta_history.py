@@ -36,37 +36,12 @@ from langgraph.types import Overwrite
 from typing_extensions import TypedDict
 
 from .conftest import Backend
+from .facade import Facade, cfg, strict
 
 # -- savers -------------------------------------------------------------------------------------
 
 
-class Ours:
-    """Our saver behind async methods (the sync saver's sync methods are called directly)."""
-
-    def __init__(self, saver: Any, kind: str) -> None:
-        self.saver = saver
-        self.kind = kind
-
-    def next_version(self, current: str | None) -> str:
-        return self.saver.get_next_version(current, None)
-
-    async def put(self, config: RunnableConfig, cp: Any, md: Any, nv: Any) -> RunnableConfig:
-        if self.kind == "async":
-            return await self.saver.aput(config, cp, md, nv)
-        return self.saver.put(config, cp, md, nv)
-
-    async def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, path: str
-    ) -> None:
-        if self.kind == "async":
-            await self.saver.aput_writes(config, writes, task_id, path)
-        else:
-            self.saver.put_writes(config, writes, task_id, path)
-
-    async def history(self, config: RunnableConfig, channels: Sequence[str]) -> Any:
-        if self.kind == "async":
-            return await self.saver.aget_delta_channel_history(config=config, channels=channels)
-        return self.saver.get_delta_channel_history(config=config, channels=channels)
+Ours = Facade
 
 
 @pytest.fixture(params=["async", "sync"])
@@ -101,17 +76,6 @@ async def ours(backend: Backend, kind: str) -> AsyncIterator[Ours]:
 # -- comparison ---------------------------------------------------------------------------------
 
 
-def strict(x: Any) -> Any:
-    """A comparable form that also tells list from tuple, 1 from True, and so on."""
-    if isinstance(x, dict):
-        return {k: strict(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return ("list", [strict(v) for v in x])
-    if isinstance(x, tuple):
-        return (type(x).__name__, [strict(v) for v in x])
-    return (type(x).__name__, x)
-
-
 def shape(result: Any, ids: bool = True) -> Any:
     """{channel: {"writes": [[task_id, channel, value], ...], "seed"?: value}}; without `ids`
     the task ids are left out (they differ between two runs of a graph)."""
@@ -124,15 +88,6 @@ def shape(result: Any, ids: bool = True) -> Any:
             e["seed"] = entry["seed"]
         out[ch] = e
     return strict(out)
-
-
-def cfg(thread: str, ns: str | None = "", cid: str | None = None) -> RunnableConfig:
-    conf: dict[str, Any] = {"thread_id": thread}
-    if ns is not None:
-        conf["checkpoint_ns"] = ns
-    if cid is not None:
-        conf["checkpoint_id"] = cid
-    return {"configurable": conf}
 
 
 def new_id() -> str:

@@ -53,71 +53,12 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from .conftest import Backend
+from .facade import Facade, cfg, strict
 
 # -- driving our savers and the reference ----------------------------------------------------
 
 
-class Ours:
-    """One of our savers behind async methods: AsyncRedisSaver's a* methods, or RedisSaver's
-    sync methods called directly (so the sync code path itself runs)."""
-
-    def __init__(self, saver: Any, kind: str) -> None:
-        self.saver = saver
-        self.kind = kind
-
-    @property
-    def serde(self) -> Any:
-        return self.saver.serde
-
-    def next_version(self, current: str | None) -> str:
-        return self.saver.get_next_version(current, None)
-
-    async def put(self, config: RunnableConfig, cp: Any, md: Any, nv: Any) -> RunnableConfig:
-        if self.kind == "async":
-            return await self.saver.aput(config, cp, md, nv)
-        return self.saver.put(config, cp, md, nv)
-
-    async def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, path: str
-    ) -> None:
-        if self.kind == "async":
-            await self.saver.aput_writes(config, writes, task_id, path)
-        else:
-            self.saver.put_writes(config, writes, task_id, path)
-
-    async def get(self, config: RunnableConfig) -> CheckpointTuple | None:
-        if self.kind == "async":
-            return await self.saver.aget_tuple(config)
-        return self.saver.get_tuple(config)
-
-    async def list(self, config: RunnableConfig | None, **kw: Any) -> list[CheckpointTuple]:
-        if self.kind == "async":
-            return [t async for t in self.saver.alist(config, **kw)]
-        return list(self.saver.list(config, **kw))
-
-    async def delete_thread(self, thread_id: str) -> None:
-        if self.kind == "async":
-            await self.saver.adelete_thread(thread_id)
-        else:
-            self.saver.delete_thread(thread_id)
-
-    async def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        if self.kind == "async":
-            await self.saver.adelete_for_runs(run_ids)
-        else:
-            self.saver.delete_for_runs(run_ids)
-
-    async def copy_thread(self, source: str, target: str) -> None:
-        if self.kind == "async":
-            await self.saver.acopy_thread(source, target)
-        else:
-            self.saver.copy_thread(source, target)
-
-    async def prune(self, thread_ids: Sequence[str], strategy: str = "keep_latest") -> None:
-        if self.kind == "async":
-            await self.saver.aprune(thread_ids, strategy=strategy)
-        else:
-            self.saver.prune(thread_ids, strategy=strategy)
+Ours = Facade
 
 
 class Model:
@@ -191,17 +132,6 @@ class Model:
                 m.blobs[(target, ns, ch, v)] = b
 
 
-def strict(x: Any) -> Any:
-    """A comparable form that also tells list from tuple, 1 from True, and so on."""
-    if isinstance(x, dict):
-        return {k: strict(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return ("list", [strict(v) for v in x])
-    if isinstance(x, tuple):
-        return (type(x).__name__, [strict(v) for v in x])
-    return (type(x).__name__, x)
-
-
 def norm(t: CheckpointTuple | None, thread: str | None = None) -> Any:
     """Everything a read returns (InMemorySaver echoes the input config: keep the ids). With
     `thread`, the thread id must be that one and is then left out (to compare copies)."""
@@ -222,15 +152,6 @@ def norm(t: CheckpointTuple | None, thread: str | None = None) -> Any:
             "writes": [list(w) for w in t.pending_writes or []],
         }
     )
-
-
-def cfg(thread: str, ns: str | None = "", cid: str | None = None) -> RunnableConfig:
-    conf: dict[str, Any] = {"thread_id": thread}
-    if ns is not None:
-        conf["checkpoint_ns"] = ns
-    if cid is not None:
-        conf["checkpoint_id"] = cid
-    return {"configurable": conf}
 
 
 def checkpoint(cid: str, values: dict[str, Any], versions: dict[str, str]) -> Any:

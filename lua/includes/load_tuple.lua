@@ -10,8 +10,11 @@
               as its whole chain (chain.lua's gather)
       writes  { taskinfo1, {idx, value, idx, value, ...}, taskinfo2, {...}, ... }
   The writes keys are derived from the `w:<task>` fields, inside the same hash tag.
+
+  read_checkpoint(B, ns, cid) -> d (nil when absent), parent, b, writes: the checkpoint hash's
+    own fields and its writes, as above (also used by delta_history).
 ]]
-local function load_tuple(B, ns, cid)
+local function read_checkpoint(B, ns, cid)
   local h = redis.call('HGETALL', B.cp .. ns .. ':' .. cid)
   local d, parent, b = nil, '', nil
   local writes = {}
@@ -28,6 +31,11 @@ local function load_tuple(B, ns, cid)
       writes[#writes + 1] = redis.call('HGETALL', B.write .. ns .. ':' .. cid .. ':' .. string.sub(f, 3))
     end
   end
+  return d, parent, b, writes
+end
+
+local function load_tuple(B, ns, cid)
+  local d, parent, b, writes = read_checkpoint(B, ns, cid)
   if not d then return nil end
   local blobs = {}
   local fields = split(b)

@@ -1,0 +1,101 @@
+"""One saver behind async methods, so a test body runs once for both savers: the async saver's
+a* methods, or the sync saver's sync methods called directly (so the sync code path itself is
+what runs, not a thread hop)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
+
+
+class Facade:
+    def __init__(self, saver: Any, kind: str) -> None:
+        self.saver = saver
+        self.kind = kind
+
+    @property
+    def serde(self) -> Any:
+        return self.saver.serde
+
+    def next_version(self, current: str | None) -> str:
+        return self.saver.get_next_version(current, None)
+
+    async def put(self, config: RunnableConfig, cp: Any, md: Any, nv: Any) -> RunnableConfig:
+        if self.kind == "async":
+            return await self.saver.aput(config, cp, md, nv)
+        return self.saver.put(config, cp, md, nv)
+
+    async def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        path: str = "",
+    ) -> None:
+        if self.kind == "async":
+            await self.saver.aput_writes(config, writes, task_id, path)
+        else:
+            self.saver.put_writes(config, writes, task_id, path)
+
+    async def get(self, config: RunnableConfig) -> CheckpointTuple | None:
+        if self.kind == "async":
+            return await self.saver.aget_tuple(config)
+        return self.saver.get_tuple(config)
+
+    async def list(self, config: RunnableConfig | None, **kw: Any) -> list[CheckpointTuple]:
+        if self.kind == "async":
+            return [t async for t in self.saver.alist(config, **kw)]
+        return list(self.saver.list(config, **kw))
+
+    async def history(self, config: RunnableConfig, channels: Sequence[str]) -> Any:
+        if self.kind == "async":
+            return await self.saver.aget_delta_channel_history(config=config, channels=channels)
+        return self.saver.get_delta_channel_history(config=config, channels=channels)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        if self.kind == "async":
+            await self.saver.adelete_thread(thread_id)
+        else:
+            self.saver.delete_thread(thread_id)
+
+    async def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        if self.kind == "async":
+            await self.saver.adelete_for_runs(run_ids)
+        else:
+            self.saver.delete_for_runs(run_ids)
+
+    async def copy_thread(self, source: str, target: str) -> None:
+        if self.kind == "async":
+            await self.saver.acopy_thread(source, target)
+        else:
+            self.saver.copy_thread(source, target)
+
+    async def prune(self, thread_ids: Sequence[str], strategy: str = "keep_latest") -> None:
+        if self.kind == "async":
+            await self.saver.aprune(thread_ids, strategy=strategy)
+        else:
+            self.saver.prune(thread_ids, strategy=strategy)
+
+
+def cfg(thread: str, ns: str | None = "", cid: str | None = None) -> RunnableConfig:
+    """A config as LangGraph builds it; ns=None leaves `checkpoint_ns` out."""
+    conf: dict[str, Any] = {"thread_id": thread}
+    if ns is not None:
+        conf["checkpoint_ns"] = ns
+    if cid is not None:
+        conf["checkpoint_id"] = cid
+    return {"configurable": conf}
+
+
+def strict(x: Any) -> Any:
+    """A comparable form that also tells list from tuple, 1 from True, and so on."""
+    if isinstance(x, dict):
+        return {k: strict(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return ("list", [strict(v) for v in x])
+    if isinstance(x, tuple):
+        return (type(x).__name__, [strict(v) for v in x])
+    return (type(x).__name__, x)
