@@ -7,7 +7,7 @@
   ARGV[6]  N, the encoded namespace
   ARGV[7]  C, the encoded checkpoint id, or "" for the latest (greatest id) of the namespace
   ARGV[8 ..]  optional filter pairs ("f:<key>", encoded value): a checkpoint that does not
-              match is reported as absent (used by the cross-thread list)
+              match is reported as absent (list with a checkpoint_id and a filter)
 
   The checkpoint hash and writes hashes are derived from the bases and the id read here; they
   share the hash tag {T} with KEYS, so they live in the same slot.

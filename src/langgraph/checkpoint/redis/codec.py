@@ -57,7 +57,7 @@ def unpack_checkpoint(serde: SerializerProtocol, data: bytes) -> tuple[Any, Any]
 
 
 def pack_value(serde: SerializerProtocol, value: Any) -> bytes:
-    return _pack(serde.dumps_typed(value))
+    return pack_typed(*serde.dumps_typed(value))
 
 
 def pack_typed(vtype: str, vbytes: bytes) -> bytes:

@@ -140,10 +140,9 @@ class DeltaWriter:
         value: list[Any],
     ) -> tuple[bytes, Stored | None]:
         vtype, vbytes = serde.dumps_typed(value)
-        full = codec.pack_typed(vtype, vbytes)
         head = codec.array_head(vbytes) if vtype == "msgpack" else None
         if head is None:  # a serde whose bytes cannot be spliced (encrypted, pickle, ...)
-            return full, None
+            return codec.pack_typed(vtype, vbytes), None
         count, at = head
         if (
             prev is not None
@@ -169,6 +168,8 @@ class DeltaWriter:
                     prev.delta_bytes + len(data),
                     prev.snap_bytes,
                 )
+        # the whole value only when it is stored: its envelope copies every byte
+        full = codec.pack_typed(vtype, vbytes)
         return full, Stored(field, version, count, None, vbytes[at:], 0, 0, len(full))
 
     def full(

@@ -18,10 +18,12 @@ default prefixes:
     checkpoint_ns:{T}              SET   the thread's namespaces (encoded)
     checkpoint_all                 ZSET  every checkpoint, member "C\\nT\\nN" (cross-thread list)
     checkpoint_run:R               SET   checkpoints of run R, member "T\\nN\\nC"
+    checkpoint_by:<key>:<value>    ZSET  checkpoints with that metadata scalar, as checkpoint_all
     checkpoint_meta                HASH  storage format version, written by setup()
 
 Everything of one thread carries the hash tag `{T}`, so each per-thread script runs in one slot.
-The two cross-thread indexes (`_all`, `_run:`) are the only keys outside a thread's slot.
+The cross-thread indexes (`_all`, `_run:`, `_by:`) are the only keys outside a thread's slot;
+list_all-1.lua builds a member's per-thread keys from its tag the way `_thread` does here.
 """
 
 from __future__ import annotations
