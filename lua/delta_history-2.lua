@@ -6,13 +6,13 @@
   KEYS[1]  namespace index        checkpoint_idx:{T}:N  (the latest, when no id is given)
   KEYS[2]  blob hash              checkpoint_blob:{T}:N
 
-  ARGV[1..5]  the thread's key bases (keys.Thread.bases): cp, write, blob, idx, wo
-  ARGV[6]  N, the encoded namespace
-  ARGV[7]  the cursor: "" to start at the target, else the encoded id of the next ancestor to
-           visit (returned by a call that stopped at ARGV[8] ancestors)
-  ARGV[8]  C, the encoded target checkpoint id, or "" for the latest (when ARGV[7] is "")
-  ARGV[9]  the most ancestors to visit in this call (keeps one call short on deep chains)
-  ARGV[10 ..]  the encoded channel names still being walked for
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[7]  N, the encoded namespace
+  ARGV[8]  the cursor: "" to start at the target, else the encoded id of the next ancestor to
+           visit (returned by a call that stopped at ARGV[10] ancestors)
+  ARGV[9]  C, the encoded target checkpoint id, or "" for the latest (when ARGV[8] is "")
+  ARGV[10] the most ancestors to visit in this call (keeps one call short on deep chains)
+  ARGV[11 ..]  the encoded channel names still being walked for
 
   Starting at the target's parent, each ancestor contributes its writes (all of them: the
   caller keeps those of the channels still walked for) and, for each channel still walked for
@@ -22,21 +22,21 @@
 
   Returns { ancestors, cursor }: ancestors = { { C, writes, seeds }, ... } nearest first, writes
   as in load_tuple ({ taskinfo, {idx, value, ...}, ... }), seeds = { channel, value, ... };
-  cursor = "" when the walk is over, else the id to pass as ARGV[7] to go on.
+  cursor = "" when the walk is over, else the id to pass as ARGV[8] to go on.
 ]]
 --@include common
 --@include chain
 --@include load_tuple
-local B = bases(1)
-local ns, cursor, limit = ARGV[6], ARGV[7], tonumber(ARGV[9])
+local B = thread(1)
+local ns, cursor, limit = ARGV[7], ARGV[8], tonumber(ARGV[10])
 local remaining, left = {}, 0
-for i = 10, #ARGV do
+for i = 11, #ARGV do
   remaining[ARGV[i]] = true
   left = left + 1
 end
 
 if cursor == '' then
-  local cid = ARGV[8]
+  local cid = ARGV[9]
   if cid == '' then
     local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)
     if #top == 0 then return {{}, ''} end

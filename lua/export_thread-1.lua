@@ -1,16 +1,16 @@
 --[[ export_thread: every stored field of one thread, for copy_thread.
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
-  ARGV[1..5]  the thread's key bases: cp, write, blob, idx, wo
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
 
   A thread and its copy live under different hash tags (different slots in a cluster), so a
   copy is this read plus one MULTI/EXEC on the target (aio.py), not one script.
 
-  Returns { {N, blob hash (flat), {C, checkpoint hash (flat), {K, writes hash (flat), ...}}...,
-            write-only ids }, ... }
+  Returns { {N, blob hash (flat), {C, checkpoint hash (flat), {K, writes hash (flat), ...},
+            ledger value or false}..., write-only ids }, ... } (the ledger: delete.lua)
 ]]
 --@include common
-local B = bases(1)
+local B = thread(1)
 local out = {}
 for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
@@ -27,7 +27,7 @@ for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
         ws[#ws + 1] = redis.call('HGETALL', B.write .. ns .. ':' .. cid .. ':' .. k)
       end
     end
-    cps[#cps + 1] = {cid, h, ws}
+    cps[#cps + 1] = {cid, h, ws, redis.call('HGET', B.xref, ns .. '\n' .. cid)}
   end
   out[#out + 1] = {ns, redis.call('HGETALL', B.blob .. ns), cps, wo}
 end

@@ -3,14 +3,15 @@
   KEYS[1]  namespace index        checkpoint_idx:{T}:N  (finds the latest when no id is given)
   KEYS[2]  blob hash              checkpoint_blob:{T}:N
 
-  ARGV[1..5]  the thread's key bases (keys.Thread.bases): cp, write, blob, idx, wo
-  ARGV[6]  N, the encoded namespace
-  ARGV[7]  C, the encoded checkpoint id, or "" for the latest (greatest id) of the namespace
-  ARGV[8 ..]  optional filter pairs ("f:<key>", encoded value): a checkpoint that does not
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[7]  N, the encoded namespace
+  ARGV[8]  C, the encoded checkpoint id, or "" for the latest (greatest id) of the namespace
+  ARGV[9 ..]  optional filter pairs ("f:<key>", encoded value): a checkpoint that does not
               match is reported as absent (list with a checkpoint_id and a filter)
 
-  The checkpoint hash and writes hashes are derived from the bases and the id read here; they
-  share the hash tag {T} with KEYS, so they live in the same slot.
+  The checkpoint hash and writes hashes are derived from the block and the id read here; they
+  share the hash tag {T} with KEYS, so they live in the same slot. With refresh_on_read, a
+  checkpoint found extends the thread's deadline (ttl.lua) in this same call.
 
   Returns nil when absent, else load_tuple's { C, d, parent, blobs, writes }.
 ]]
@@ -18,13 +19,16 @@
 --@include filter
 --@include chain
 --@include load_tuple
-local B = bases(1)
-local ns, cid = ARGV[6], ARGV[7]
+--@include ttl
+local B, G, TT = thread(1)
+local ns, cid = ARGV[7], ARGV[8]
 if cid == '' then
   local top = redis.call('ZREVRANGE', KEYS[1], 0, 0)
   if #top == 0 then return nil end
   cid = top[1]
 end
-local names, expected = read_filter(8)
+local names, expected = read_filter(9)
 if not matches(B.cp .. ns .. ':' .. cid, names, expected) then return nil end
-return load_tuple(B, ns, cid)
+local tup = load_tuple(B, ns, cid)
+if tup then on_read(B, G, TT) end
+return tup

@@ -17,7 +17,9 @@
   The per-thread keys of each member are built from its tag, as keys.py builds them. They are
   outside KEYS and outside any one slot: like the cross-thread index itself, this script is
   for standalone servers (the savers' `cross_thread` switch; a cluster lists per shard).
-  A member whose checkpoint is gone is skipped.
+  A member whose checkpoint is gone (its thread expired) is skipped and removed from the index;
+  when its whole thread is gone, the thread's other index entries go too (sweep.lua), so
+  list(None) never returns an expired thread and cleans up behind it.
 
   Returns { rows, next }: rows = { {T, N, tuple}, ... } with tuple as in load_tuple; next = the
   upper bound to continue from, or "" when the index is exhausted.
@@ -26,7 +28,11 @@
 --@include filter
 --@include chain
 --@include load_tuple
+--@include delete
+--@include ttl
+--@include sweep
 local prefix, wprefix = ARGV[1], ARGV[2]
+local G = globals(prefix, wprefix, true)
 local upper, page, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local names, expected = read_filter(6)
 
@@ -39,10 +45,12 @@ while #rows < page and scanned < budget do
     upper = '(' .. m
     local parts = split(m)
     local cid, t, ns = parts[1], parts[2], parts[3]
-    local B = {cp = prefix .. ':{' .. t .. '}:', write = wprefix .. ':{' .. t .. '}:',
-               blob = prefix .. '_blob:{' .. t .. '}:', idx = prefix .. '_idx:{' .. t .. '}:',
-               wo = prefix .. '_wo:{' .. t .. '}:'}
-    if matches(B.cp .. ns .. ':' .. cid, names, expected) then
+    local B = thread_of(prefix, wprefix, t)
+    if redis.call('HEXISTS', B.cp .. ns .. ':' .. cid, 'd') == 0 then
+      redis.call('ZREM', KEYS[1], m)
+      redis.call('ZREM', G.all, m)
+      if redis.call('EXISTS', B.ns_set) == 0 then sweep_thread(G, t, 256) end
+    elseif matches(B.cp .. ns .. ':' .. cid, names, expected) then
       local tup = load_tuple(B, ns, cid)
       if tup then rows[#rows + 1] = {t, ns, tup} end
     end

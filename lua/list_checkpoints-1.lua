@@ -2,16 +2,19 @@
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
 
-  ARGV[1..5]  the thread's key bases: cp, write, blob, idx, wo
-  ARGV[6]  N, the encoded namespace (ignored when ARGV[7] == "1")
-  ARGV[7]  "1" to list every namespace of the thread, "0" for namespace N only
-  ARGV[8]  before: an encoded checkpoint id (exclusive upper bound), or "" for none
-  ARGV[9]  page size: at most this many checkpoints are returned
-  ARGV[10 ..]  filter pairs ("f:<key>", encoded value), applied before loading
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[7]  N, the encoded namespace (ignored when ARGV[8] == "1")
+  ARGV[8]  "1" to list every namespace of the thread, "0" for namespace N only
+  ARGV[9]  before: an encoded checkpoint id (exclusive upper bound), or "" for none
+  ARGV[10] page size: at most this many checkpoints are returned
+  ARGV[11] "1" for a shallow saver: a namespace offers only its latest checkpoint (the
+           ancestors kept for DeltaChannel replay are not listed)
+  ARGV[12 ..]  filter pairs ("f:<key>", encoded value), applied before loading
 
   Each namespace's index is walked newest first from `before` in chunks until the page is full;
   the namespaces are merged by id (descending) and cut to the page size. The caller asks for the
-  next page with before = the last id returned, until a page comes back short.
+  next page with before = the last id returned, until a page comes back short. With
+  refresh_on_read, a page that is not empty extends the thread's deadline (ttl.lua).
 
   Returns { {N, tuple}, ... } with tuple as in load_tuple.
 ]]
@@ -19,18 +22,27 @@
 --@include filter
 --@include chain
 --@include load_tuple
-local B = bases(1)
-local page = tonumber(ARGV[9])
+--@include ttl
+local B, G, TT = thread(1)
+local page = tonumber(ARGV[10])
 local max = '+'
-if ARGV[8] ~= '' then max = '(' .. ARGV[8] end
-local names, expected = read_filter(10)
+if ARGV[9] ~= '' then max = '(' .. ARGV[9] end
+local names, expected = read_filter(12)
+local shallow = ARGV[11] == '1'
 
-local namespaces = {ARGV[6]}
-if ARGV[7] == '1' then namespaces = redis.call('SMEMBERS', KEYS[1]) end
+local namespaces = {ARGV[7]}
+if ARGV[8] == '1' then namespaces = redis.call('SMEMBERS', KEYS[1]) end
 
 local found = {}
 local chunk = math.max(page, 16)
-for _, ns in ipairs(namespaces) do
+local function shallow_page(ns)
+  local top = redis.call('ZREVRANGE', B.idx .. ns, 0, 0)[1]
+  if top and (ARGV[9] == '' or top < ARGV[9]) and matches(B.cp .. ns .. ':' .. top, names, expected) then
+    found[#found + 1] = {top, ns}
+  end
+end
+
+local function page_of(ns)
   local taken, upper = 0, max
   while taken < page do
     local ids = redis.call('ZREVRANGEBYLEX', B.idx .. ns, upper, '-', 'LIMIT', 0, chunk)
@@ -45,6 +57,10 @@ for _, ns in ipairs(namespaces) do
     upper = '(' .. ids[#ids]
   end
 end
+
+for _, ns in ipairs(namespaces) do
+  if shallow then shallow_page(ns) else page_of(ns) end
+end
 if #namespaces > 1 then
   table.sort(found, function(a, b) return a[1] > b[1] end)
 end
@@ -54,4 +70,5 @@ for i = 1, math.min(page, #found) do
   local t = load_tuple(B, found[i][2], found[i][1])
   if t then out[#out + 1] = {found[i][2], t} end
 end
+if #out > 0 then on_read(B, G, TT) end
 return out

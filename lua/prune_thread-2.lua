@@ -1,31 +1,27 @@
---[[ prune_thread: keep only the latest checkpoint of each namespace of one thread.
+--[[ prune_thread: keep only the latest checkpoints of each namespace of one thread.
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
-  KEYS[2]  cross-thread index     checkpoint_all    (used when ARGV[8] == "1")
+  KEYS[2]  cross-thread index     checkpoint_all    (cross-thread mode)
 
-  ARGV[1..5]  the thread's key bases: cp, write, blob, idx, wo
-  ARGV[6]  T, the encoded thread id
-  ARGV[7]  the run index prefix   checkpoint_run:
-  ARGV[8]  "1" when the cross-thread indexes are maintained
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[7]  keep_last: how many of the latest checkpoints each namespace keeps (1 or more;
+           keep_last=0 and strategy="delete" are delete_thread-2.lua)
 
-  The latest checkpoint of a namespace keeps its pending writes (a pending interrupt or resume
-  survives); every older checkpoint, every write-only id and every blob the latest does not
-  reference is removed. (strategy="delete" is delete_thread.)
+  The kept checkpoints keep their pending writes (a pending interrupt or resume survives), and
+  so do the ancestors their DeltaChannels replay (prune.lua); every other checkpoint with its
+  writes, every write-only id (writes whose checkpoint was never stored), and every blob no
+  kept checkpoint references are removed.
   Returns the number of checkpoints removed.
 ]]
 --@include common
 --@include chain
 --@include delete
-local B = bases(1)
-local G = {on = ARGV[8] == '1', all = KEYS[2], run_base = ARGV[7], tag = ARGV[6]}
+--@include prune
+local B, G = thread(1)
+local n = tonumber(ARGV[7])
 local removed = 0
 for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local ids = redis.call('ZRANGE', B.idx .. ns, 0, -2)
-  for _, cid in ipairs(redis.call('SMEMBERS', B.wo .. ns)) do ids[#ids + 1] = cid end
-  for _, cid in ipairs(ids) do
-    delete_checkpoint(B, G, ns, cid)
-    removed = removed + 1
-  end
-  gc_namespace(B, KEYS[1], ns)
+  local ids = redis.call('ZREVRANGE', B.idx .. ns, 0, n - 1)
+  removed = removed + prune_namespace(B, G, ns, with_history(B, ns, ids), nil)
 end
 return removed

@@ -5,11 +5,12 @@
   KEYS[3]  thread namespaces      checkpoint_ns:{T}
   KEYS[4]  write-only set         checkpoint_wo:{T}:N
 
-  ARGV[1]  C, the encoded checkpoint id
-  ARGV[2]  N, the encoded namespace
-  ARGV[3]  "w:<K>", the checkpoint-hash field that lists this task (K = encoded task id)
-  ARGV[4]  task info: msgpack [task_id, task_path], opaque here
-  ARGV[5 ..]  idx, value pairs; idx is LangGraph's WRITES_IDX_MAP.get(channel, position)
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[7]  C, the encoded checkpoint id
+  ARGV[8]  N, the encoded namespace
+  ARGV[9]  "w:<K>", the checkpoint-hash field that lists this task (K = encoded task id)
+  ARGV[10] task info: msgpack [task_id, task_path], opaque here
+  ARGV[11 ..]  idx, value pairs; idx is LangGraph's WRITES_IDX_MAP.get(channel, position)
 
   Rule (per item, not per call): a special write (negative idx: __error__, __scheduled__,
   __interrupt__, __resume__) replaces what is stored; an ordinary write is stored only if its
@@ -17,14 +18,22 @@
   A resume sends ["__resume__", "answer"] in one call: the first is replaced, the second kept.
 
   When C has no checkpoint yet, C is remembered in the write-only set so delete_thread and
-  prune still find these writes.
+  prune still find these writes. The keys written get the thread's deadline (ttl.lua), so
+  writes never outlive their checkpoint.
 
   Returns the number of items stored.
 ]]
 --@include common
+--@include chain
+--@include delete
+--@include ttl
 local cp, wkey, ns_set, wo = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local B, G, TT = thread(1)
+if G.on and redis.call('EXISTS', ns_set) == 0 and redis.call('EXISTS', B.xref) == 1 then
+  forget_thread(B, G) -- leftovers of an expired thread (put_checkpoint-7.lua)
+end
 local stored = 0
-for i = 5, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   if tonumber(ARGV[i]) < 0 then
     redis.call('HSET', wkey, ARGV[i], ARGV[i + 1])
     stored = stored + 1
@@ -33,8 +42,9 @@ for i = 5, #ARGV, 2 do
   end
 end
 if redis.call('HEXISTS', cp, 'd') == 0 then
-  redis.call('SADD', wo, ARGV[1])
-  redis.call('SADD', ns_set, ARGV[2])
+  redis.call('SADD', wo, ARGV[7])
+  redis.call('SADD', ns_set, ARGV[8])
 end
-redis.call('HSET', cp, ARGV[3], ARGV[4])
+redis.call('HSET', cp, ARGV[9], ARGV[10])
+after_write(B, G, TT, {cp, wkey, wo, ns_set})
 return stored

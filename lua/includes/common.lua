@@ -6,7 +6,13 @@
   call_chunked   runs CMD KEY e1 e2 ... in chunks, because unpack() of thousands of values
                  overflows the Lua C stack.
   unlink_all(l)  UNLINK of a list of keys, in chunks for the same reason.
-  bases(i)       the five per-thread key bases, ARGV[i..i+4], as a table.
+  thread(i)      the thread block, ARGV[i..i+5] (ops.Operations._block): checkpoint prefix,
+                 writes prefix, T (the encoded thread id), "1" when the cross-thread indexes
+                 are kept, the TTL in ms ("0": none), "1" to refresh the TTL on reads.
+                 Returns B (the thread's keys, as keys.py names them), G (the cross-thread
+                 keys) and TT (the TTL rule).
+  thread_of(p, w, t)  B for another thread, from its tag (list_all, sweep).
+  globals(p, w, on)   G for the prefixes: the cross-thread keys.
 ]]
 local unpack = unpack or table.unpack
 
@@ -44,7 +50,20 @@ local function unlink_all(list)
   end
 end
 
-local function bases(i)
-  return {cp = ARGV[i], write = ARGV[i + 1], blob = ARGV[i + 2], idx = ARGV[i + 3],
-          wo = ARGV[i + 4]}
+local function thread_of(p, w, t)
+  local tg = '{' .. t .. '}'
+  return {cp = p .. ':' .. tg .. ':', write = w .. ':' .. tg .. ':', blob = p .. '_blob:' .. tg .. ':',
+          idx = p .. '_idx:' .. tg .. ':', wo = p .. '_wo:' .. tg .. ':', ns_set = p .. '_ns:' .. tg,
+          xref = p .. '_xref:' .. tg, pin = p .. '_pin:' .. tg, tag = t}
+end
+
+local function globals(p, w, on)
+  return {on = on, all = p .. '_all', run_base = p .. '_run:', exp = p .. '_exp', prefix = p,
+          wprefix = w}
+end
+
+local function thread(i)
+  local p, w = ARGV[i], ARGV[i + 1]
+  local G = globals(p, w, ARGV[i + 3] == '1')
+  return thread_of(p, w, ARGV[i + 2]), G, {ttl = tonumber(ARGV[i + 4]), refresh = ARGV[i + 5] == '1'}
 end

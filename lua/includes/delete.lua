@@ -1,41 +1,72 @@
---[[ delete.lua: remove checkpoints and the blobs nobody references any more.
+--[[ delete.lua: remove checkpoints, their cross-thread index entries, and unreferenced blobs.
 
+  The ledger `xref` (HASH, per thread, cross-thread mode only) has one field "N\nC" per
+  checkpoint, valued "<run>\n<value index>\n<value index>...": the run id ("" for none) and the
+  metadata value indexes (`checkpoint_by:*`) that list it, besides `checkpoint_all`. It is what
+  lets a checkpoint leave every index without being read, even after it expired.
+
+  drop_xref(B, G, ns, cid)     C leaves checkpoint_all, its run set and its value indexes.
+  drop_ledger(B, G, fields)    the same for ledger fields ("N\nC"), of checkpoints gone or going.
   delete_checkpoint(B, G, ns, cid): unlinks the checkpoint hash and every writes hash named by
-    its `w:<task>` fields, removes it from the namespace index, the write-only set and, when
-    G.on, from the cross-thread indexes (G.all, G.run_base .. <run>, and the metadata value
-    indexes its `x` field lists).
-  gc_namespace(B, ns_set, ns): keeps in the blob hash only the fields that a remaining
-    checkpoint's `b` names, with the bases of those stored as deltas (chain.lua); drops the
-    blob hash and the namespace itself when nothing is left.
-  G = { on = bool, all = key, run_base = prefix, tag = encoded thread id }
+    its `w:<task>` fields, removes it from the namespace index, the write-only set and the
+    cross-thread indexes.
+  gc_namespace(B, G, ns): keeps in the blob hash only the fields that a remaining checkpoint's
+    `b` names, with the bases of those stored as deltas (chain.lua); drops the blob hash and the
+    namespace itself when nothing is left, and the thread's own keys when no namespace is.
+  delete_namespace(B, G, ns), forget_thread(B, G): everything of a namespace, of a thread.
 ]]
+local function drop_xref(B, G, ns, cid)
+  if not G.on then return end
+  local f = ns .. '\n' .. cid
+  local member = cid .. '\n' .. B.tag .. '\n' .. ns
+  redis.call('ZREM', G.all, member)
+  local v = redis.call('HGET', B.xref, f)
+  if not v then return end
+  local parts = split(v)
+  if parts[1] and parts[1] ~= '' then
+    redis.call('SREM', G.run_base .. parts[1], B.tag .. '\n' .. ns .. '\n' .. cid)
+  end
+  for j = 2, #parts do redis.call('ZREM', parts[j], member) end
+  redis.call('HDEL', B.xref, f)
+end
+
+local function drop_ledger(B, G, fields)
+  for _, f in ipairs(fields) do
+    local cut = string.find(f, '\n', 1, true)
+    if cut then drop_xref(B, G, string.sub(f, 1, cut - 1), string.sub(f, cut + 1)) end
+  end
+end
+
+local function forget_thread(B, G)
+  if G.on then
+    drop_ledger(B, G, redis.call('HKEYS', B.xref))
+    redis.call('ZREM', G.exp, B.tag)
+  end
+  redis.call('UNLINK', B.xref, B.pin)
+end
+
 local function delete_checkpoint(B, G, ns, cid)
   local cpk = B.cp .. ns .. ':' .. cid
-  local h = redis.call('HGETALL', cpk)
   local dels = {cpk}
-  for i = 1, #h, 2 do
-    local f = h[i]
+  for _, f in ipairs(redis.call('HKEYS', cpk)) do
     if string.sub(f, 1, 2) == 'w:' then
       dels[#dels + 1] = B.write .. ns .. ':' .. cid .. ':' .. string.sub(f, 3)
-    elseif f == 'r' and G.on then
-      redis.call('SREM', G.run_base .. h[i + 1], G.tag .. '\n' .. ns .. '\n' .. cid)
-    elseif f == 'x' and G.on then
-      for _, by in ipairs(split(h[i + 1])) do
-        redis.call('ZREM', by, cid .. '\n' .. G.tag .. '\n' .. ns)
-      end
     end
   end
   unlink_all(dels)
   redis.call('ZREM', B.idx .. ns, cid)
   redis.call('SREM', B.wo .. ns, cid)
-  if G.on then redis.call('ZREM', G.all, cid .. '\n' .. G.tag .. '\n' .. ns) end
+  drop_xref(B, G, ns, cid)
 end
 
-local function gc_namespace(B, ns_set, ns)
+local function gc_namespace(B, G, ns)
   local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
   if #ids == 0 then
     redis.call('UNLINK', B.blob .. ns)
-    if redis.call('SCARD', B.wo .. ns) == 0 then redis.call('SREM', ns_set, ns) end
+    if redis.call('SCARD', B.wo .. ns) == 0 then
+      redis.call('SREM', B.ns_set, ns)
+      if redis.call('EXISTS', B.ns_set) == 0 then forget_thread(B, G) end
+    end
     return
   end
   local keep = {}
@@ -57,10 +88,10 @@ local function gc_namespace(B, ns_set, ns)
   call_chunked('HDEL', blob, drop)
 end
 
-local function delete_namespace(B, G, ns_set, ns)
+local function delete_namespace(B, G, ns)
   local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
   for _, cid in ipairs(redis.call('SMEMBERS', B.wo .. ns)) do ids[#ids + 1] = cid end
   for _, cid in ipairs(ids) do delete_checkpoint(B, G, ns, cid) end
   redis.call('UNLINK', B.blob .. ns, B.idx .. ns, B.wo .. ns)
-  redis.call('SREM', ns_set, ns)
+  redis.call('SREM', B.ns_set, ns)
 end

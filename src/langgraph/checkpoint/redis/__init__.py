@@ -4,6 +4,8 @@ Same import path as langgraph-checkpoint-redis, so its users switch by changing 
 """
 
 from .aio import AsyncRedisSaver
+from .ashallow import AsyncShallowRedisSaver
+from .shallow import ShallowRedisSaver
 from .sync import RedisSaver
 
-__all__ = ["AsyncRedisSaver", "RedisSaver"]
+__all__ = ["AsyncRedisSaver", "AsyncShallowRedisSaver", "RedisSaver", "ShallowRedisSaver"]

@@ -304,8 +304,29 @@ class AsyncRedisSaver(BaseRedisSaver):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await self._drive(self._ops.copy_thread(source_thread_id, target_thread_id))
 
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self._drive(self._ops.prune(thread_ids, strategy))
+    async def aprune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None:
+        await self._drive(self._ops.prune(thread_ids, strategy, keep_last))
+
+    async def apin_thread(self, thread_id: str) -> bool:
+        """The thread stops expiring, whatever TTL any saver has, until unpinned; False when
+        the thread does not exist (nothing is marked)."""
+        return await self._drive(self._ops.thread_expiry(thread_id, "pin"))
+
+    async def aunpin_thread(self, thread_id: str) -> bool:
+        """The thread expires again: `default_ttl` from now, when this saver has a TTL."""
+        return await self._drive(self._ops.thread_expiry(thread_id, "unpin"))
+
+    async def asweep(self) -> int:
+        """Removes every expired thread's entries from the cross-thread indexes now. Not needed
+        for correctness (readers skip them, and the scripts sweep as they go); returns how many
+        checkpoints' entries were removed."""
+        return await self._drive(self._ops.sweep())
 
     # -- sync methods, for langgraph's sync API running beside the saver's loop -------------
 
@@ -374,5 +395,20 @@ class AsyncRedisSaver(BaseRedisSaver):
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._sync(self.acopy_thread(source_thread_id, target_thread_id))
 
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._sync(self.aprune(thread_ids, strategy=strategy))
+    def prune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None:
+        self._sync(self.aprune(thread_ids, strategy=strategy, keep_last=keep_last))
+
+    def pin_thread(self, thread_id: str) -> bool:
+        return self._sync(self.apin_thread(thread_id))
+
+    def unpin_thread(self, thread_id: str) -> bool:
+        return self._sync(self.aunpin_thread(thread_id))
+
+    def sweep(self) -> int:
+        return self._sync(self.asweep())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -17,6 +18,8 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
     nothing) and the protocol object; subclasses add only a driver."""
 
     _owns_client: bool
+    shallow: bool = False
+    """ShallowRedisSaver: each namespace keeps its latest checkpoint only."""
 
     def __init__(
         self,
@@ -28,15 +31,21 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         checkpoint_prefix: str = "checkpoint",
         checkpoint_write_prefix: str = "checkpoint_write",
         delta_mode: DeltaMode = "exact",
+        ttl: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(serde=serde)
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
             raise ValueError("pass either redis_url= or redis_client=, not both")
+        ttl_ms, refresh = ttl_rule(ttl)
+        self.ttl_config = dict(ttl) if ttl else None
         self._ops = Operations(
             KeySpace(checkpoint_prefix, checkpoint_write_prefix),
             deltas=DeltaWriter(delta_mode),
+            ttl_ms=ttl_ms,
+            refresh_on_read=refresh,
+            shallow=self.shallow,
         )
         self._user_client = redis_client
         self._owns_client = redis_client is None
@@ -47,6 +56,39 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         """Pure: no I/O (langgraph calls it from inside the event loop)."""
         return Operations.next_version(current)
+
+
+TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+
+
+def ttl_rule(ttl: dict[str, Any] | None) -> tuple[int, bool]:
+    """The incumbent's (and langgraph's TTLConfig) `ttl` dict as (milliseconds, refresh).
+
+    `default_ttl` is in minutes (fractions allowed: 1/60 is a second). `sweep_interval_minutes`
+    is accepted for TTLConfig compatibility and needs nothing here: Redis expires the keys and
+    the scripts clean the indexes as they go (lua/includes/sweep.lua).
+    """
+    if not ttl:
+        return 0, False
+    if not isinstance(ttl, dict):
+        raise TypeError(f"ttl must be a dict like {{'default_ttl': 60}}, got {type(ttl).__name__}")
+    unknown = set(ttl) - TTL_KEYS
+    if unknown:
+        raise ValueError(f"unknown ttl keys {sorted(unknown)}: use {sorted(TTL_KEYS)}")
+    minutes = ttl.get("default_ttl")
+    if minutes is None:
+        return 0, False
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int | float)
+        or not minutes > 0
+        or not math.isfinite(minutes)
+    ):
+        raise ValueError(f"ttl['default_ttl'] must be a positive number of minutes: {minutes!r}")
+    ms = round(minutes * 60_000)
+    if ms < 1:
+        raise ValueError(f"ttl['default_ttl'] of {minutes!r} minutes is under a millisecond")
+    return ms, bool(ttl.get("refresh_on_read", False))
 
 
 def derived_pool_kwargs(pool: Any) -> dict[str, Any] | None:

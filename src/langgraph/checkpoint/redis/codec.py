@@ -10,9 +10,9 @@ Checkpoint hash `checkpoint:{T}:N:C` fields:
     d        envelope [FORMAT, checkpoint type, checkpoint bytes, metadata type, metadata bytes]
     p        encoded parent checkpoint id ("" for none)
     b        "\\n"-joined blob fields of every channel in channel_versions
-    r        encoded run id (absent without one)
+    h        "\\n"-joined encoded channels this checkpoint rebuilds from its ancestors' writes
+             (DeltaChannel: the keys of metadata["counters_since_delta_snapshot"]); absent if none
     f:<key>  plaintext scalar of a top-level metadata key, for list filters in Lua
-    x        "\\n"-joined cross-thread indexes of those values (`checkpoint_by:<key>:<value>`)
     w:<K>    task info [task_id, task_path] of a task that has writes on this checkpoint
 Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes].
 Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a delta.
@@ -35,9 +35,11 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from .keys import enc
 
-FORMAT = 2
+FORMAT = 3
 """Storage format version, stored in every envelope and by setup() in the meta hash. 2: blob
-values may be deltas, and checkpoints are in the metadata value indexes (`x`)."""
+values may be deltas, and checkpoints are in the metadata value indexes. 3: a checkpoint's
+cross-thread index entries are listed in the thread's ledger (`checkpoint_xref:{T}`), not in
+its own hash, so they can be removed after it expired; `h` lists DeltaChannel replays."""
 
 _pack = ormsgpack.packb
 _unpack = ormsgpack.unpackb

@@ -15,15 +15,22 @@ default prefixes:
     checkpoint_blob:{T}:N          HASH  channel values, field = "<channel>:<version>"
     checkpoint_idx:{T}:N           ZSET  checkpoint ids of the namespace, score 0, lex order
     checkpoint_wo:{T}:N            SET   ids that have writes but no checkpoint (yet)
-    checkpoint_ns:{T}              SET   the thread's namespaces (encoded)
+    checkpoint_ns:{T}              SET   the thread's namespaces (encoded); its expiry is the
+                                         thread's deadline (lua/includes/ttl.lua)
+    checkpoint_xref:{T}            HASH  ledger: field "N\\nC", value "<run>\\n<value index>..."
+                                         (cross-thread mode; outlives an expired thread until
+                                         the sweep has removed its index entries)
+    checkpoint_pin:{T}             STRING "1" while the thread is pinned (no expiry)
     checkpoint_all                 ZSET  every checkpoint, member "C\\nT\\nN" (cross-thread list)
     checkpoint_run:R               SET   checkpoints of run R, member "T\\nN\\nC"
     checkpoint_by:<key>:<value>    ZSET  checkpoints with that metadata scalar, as checkpoint_all
+    checkpoint_exp                 ZSET  expiring threads, member T, score = deadline (ms)
     checkpoint_meta                HASH  storage format version, written by setup()
 
 Everything of one thread carries the hash tag `{T}`, so each per-thread script runs in one slot.
-The cross-thread indexes (`_all`, `_run:`, `_by:`) are the only keys outside a thread's slot;
-list_all-1.lua builds a member's per-thread keys from its tag the way `_thread` does here.
+The cross-thread indexes (`_all`, `_run:`, `_by:`, `_exp`) are the only keys outside a thread's
+slot. The scripts build a thread's keys from the prefixes and its tag (common.lua's
+`thread_of`) exactly as `_thread` does here.
 """
 
 from __future__ import annotations
@@ -88,10 +95,8 @@ class Thread:
     idx: str  # "checkpoint_idx:{T}:"
     wo: str  # "checkpoint_wo:{T}:"
     ns_set: str  # "checkpoint_ns:{T}"
-
-    def bases(self) -> list[str]:
-        """The bases in the order the Lua scripts take them (ARGV[1..5])."""
-        return [self.cp, self.write, self.blob, self.idx, self.wo]
+    xref: str  # "checkpoint_xref:{T}"
+    pin: str  # "checkpoint_pin:{T}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ class KeySpace:
     @property
     def run_base(self) -> str:
         return f"{self.prefix}_run:"
+
+    @property
+    def exp_index(self) -> str:
+        return f"{self.prefix}_exp"
 
     @property
     def meta(self) -> str:
@@ -143,4 +152,6 @@ def _thread(prefix: str, write_prefix: str, thread_id: str) -> Thread:
         idx=f"{prefix}_idx:{{{t}}}:",
         wo=f"{prefix}_wo:{{{t}}}:",
         ns_set=f"{prefix}_ns:{{{t}}}",
+        xref=f"{prefix}_xref:{{{t}}}",
+        pin=f"{prefix}_pin:{{{t}}}",
     )

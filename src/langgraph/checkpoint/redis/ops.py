@@ -130,10 +130,22 @@ class Operations:
     deltas: DeltaWriter | None = field(default_factory=DeltaWriter)
     """Store list channels that extend their last version as deltas (deltas.py); None: always
     whole values."""
+    ttl_ms: int = 0
+    """Threads expire this long after their last write (lua/includes/ttl.lua); 0: never."""
+    refresh_on_read: bool = False
+    """Reads of a thread also push its deadline back."""
+    shallow: bool = False
+    """Keep only the latest checkpoint of each namespace (ShallowRedisSaver)."""
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
         self._g = "1" if self.cross_thread else "0"
+        self._rules = [self._g, self.ttl_ms, "1" if self.refresh_on_read else "0"]
+
+    def _block(self, th: Thread) -> list[Any]:
+        """The thread block every per-thread script starts its ARGV with (common.lua's
+        `thread`): the scripts derive the thread's keys from it as keys.py does."""
+        return [self.keys.prefix, self.keys.write_prefix, th.tag, *self._rules]
 
     # -- setup ---------------------------------------------------------------------------
 
@@ -204,16 +216,17 @@ class Operations:
             self.keys.run_key(str(run)) if run_e else self.keys.all_index,
             th.wo + nse,
         ]
+        replays = md.get("counters_since_delta_snapshot") or {}
         head = [
+            *self._block(th),
             cide,
             nse,
-            th.tag,
             codec.pack_checkpoint(serde, skeleton, md),
             enc(parent) if parent else "",
             "\n".join(codec.blob_field(c, v) for c, v in checkpoint["channel_versions"].items()),
             run_e,
-            self._g,
-            self.keys.run_base,
+            "\n".join(enc(str(ch)) for ch in replays),
+            "1" if self.shallow else "0",
             len(blobs),
         ]
         tail: list[str] = []
@@ -268,7 +281,14 @@ class Operations:
                         th.ns_set,
                         th.wo + nse,
                     ],
-                    [cide, nse, "w:" + ke, codec.pack_task(task_id, task_path), *items],
+                    [
+                        *self._block(th),
+                        cide,
+                        nse,
+                        "w:" + ke,
+                        codec.pack_task(task_id, task_path),
+                        *items,
+                    ],
                 )
             ]
         )
@@ -279,7 +299,7 @@ class Operations:
         return Eval(
             self.s["get_checkpoint"],
             [th.idx + nse, th.blob + nse],
-            [*th.bases(), nse, cide, *filter_args],
+            [*self._block(th), nse, cide, *filter_args],
         )
 
     def get_tuple(
@@ -335,11 +355,12 @@ class Operations:
                         self.s["list_checkpoints"],
                         [th.ns_set],
                         [
-                            *th.bases(),
+                            *self._block(th),
                             enc(ns or ""),
                             "0" if ns is not None else "1",
                             upper,
                             page,
+                            "1" if self.shallow else "0",
                             *fargs,
                         ],
                     )
@@ -470,7 +491,7 @@ class Operations:
                         self.s["delta_history"],
                         [th.idx + nse, th.blob + nse],
                         [
-                            *th.bases(),
+                            *self._block(th),
                             nse,
                             cursor,
                             enc(cid) if cid else "",
@@ -507,12 +528,7 @@ class Operations:
     # -- deletion, pruning, copying ------------------------------------------------------
 
     def _thread_args(self, th: Thread) -> tuple[list[str], list[Any]]:
-        return [th.ns_set, self.keys.all_index], [
-            *th.bases(),
-            th.tag,
-            self.keys.run_base,
-            self._g,
-        ]
+        return [th.ns_set, self.keys.all_index], self._block(th)
 
     def delete_thread(self, thread_id: str) -> Op[None]:
         keys, args = self._thread_args(self.keys.thread(thread_id))
@@ -539,46 +555,82 @@ class Operations:
             cmds.append(Eval(self.s["delete_checkpoints"], keys, [*args, *pairs]))
         yield RoundTrip(cmds)
 
-    def prune(self, thread_ids: Sequence[str], strategy: str = "keep_latest") -> Op[None]:
+    def prune(
+        self, thread_ids: Sequence[str], strategy: str = "keep_latest", keep_last: int | None = None
+    ) -> Op[None]:
+        """One script call per thread, all in one round trip. `keep_last` (the incumbent's
+        keyword) overrides `strategy`: N keeps the N latest checkpoints of each namespace, 0
+        deletes the thread."""
         if strategy not in ("keep_latest", "delete"):
             raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+        if keep_last is None:
+            keep_last = 0 if strategy == "delete" else 1
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:
+            raise ValueError(f"keep_last must be an int >= 0, got {keep_last!r}")
+        if isinstance(thread_ids, str):
+            raise TypeError("prune takes a list of thread ids, not one string")
         if not thread_ids:
             return
-        script = self.s["prune_thread" if strategy == "keep_latest" else "delete_thread"]
         cmds: list[Eval | Cmd] = []
         for tid in thread_ids:
             keys, args = self._thread_args(self.keys.thread(tid))
-            cmds.append(Eval(script, keys, args))
+            if keep_last == 0:
+                cmds.append(Eval(self.s["delete_thread"], keys, args))
+            else:
+                cmds.append(Eval(self.s["prune_thread"], keys, [*args, keep_last]))
         yield RoundTrip(cmds)
-        if self.deltas is not None and strategy == "delete":
+        if self.deltas is not None and keep_last == 0:
             for tid in thread_ids:
                 self.deltas.forget(_thread_id({"thread_id": tid}))
+
+    # -- expiry --------------------------------------------------------------------------
+
+    def thread_expiry(self, thread_id: str, mode: str) -> Op[bool]:
+        """pin / unpin (thread_expiry-1.lua); True when the thread exists."""
+        th = self.keys.thread(thread_id)
+        (found,) = yield RoundTrip(
+            [Eval(self.s["thread_expiry"], [th.ns_set], [*self._block(th), mode])]
+        )
+        return bool(found)
+
+    def sweep(self, budget: int = 2000) -> Op[int]:
+        """Removes the cross-thread index entries of every expired thread now (the scripts do it
+        a little at a time anyway); returns how many checkpoints' entries were removed."""
+        if not self.cross_thread:
+            return 0
+        total = 0
+        while True:
+            (reply,) = yield RoundTrip(
+                [
+                    Eval(
+                        self.s["sweep"],
+                        [self.keys.exp_index],
+                        [self.keys.prefix, self.keys.write_prefix, budget],
+                    )
+                ]
+            )
+            total += int(reply[0])
+            if not int(reply[1]):
+                return total
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op[None]:
         src = self.keys.thread(source_thread_id)
         dst = self.keys.thread(target_thread_id)
-        (exported,) = yield RoundTrip([Eval(self.s["export_thread"], [src.ns_set], src.bases())])
+        (exported,) = yield RoundTrip(
+            [Eval(self.s["export_thread"], [src.ns_set], self._block(src))]
+        )
         cmds: list[Eval | Cmd] = []
         for ns_b, blob_flat, cps, wo in exported:
             nse = _str(ns_b)
             if blob_flat:
                 cmds.append(Cmd(("HSET", dst.blob + nse, *blob_flat)))
-            for cid_b, h, ws in cps:
+            for cid_b, h, ws, ledger in cps:
                 cide = _str(cid_b)
                 cmds.append(Cmd(("HSET", f"{dst.cp}{nse}:{cide}", *h)))
-                fields = dict(zip(h[::2], h[1::2], strict=True))
-                if b"d" in fields:
+                if b"d" in h[::2]:
                     cmds.append(Cmd(("ZADD", dst.idx + nse, 0, cide)))
                     if self.cross_thread:
-                        cmds.append(
-                            Cmd(("ZADD", self.keys.all_index, 0, f"{cide}\n{dst.tag}\n{nse}"))
-                        )
-                        if b"r" in fields:
-                            run_key = self.keys.run_base + _str(fields[b"r"])
-                            cmds.append(Cmd(("SADD", run_key, f"{dst.tag}\n{nse}\n{cide}")))
-                        for by in _str(fields.get(b"x", b"")).split("\n"):
-                            if by:
-                                cmds.append(Cmd(("ZADD", by, 0, f"{cide}\n{dst.tag}\n{nse}")))
+                        cmds += self._index_cmds(dst, nse, cide, _str(ledger or b""))
                 for k, wh in zip(ws[::2], ws[1::2], strict=True):
                     if wh:
                         cmds.append(Cmd(("HSET", f"{dst.write}{nse}:{cide}:{_str(k)}", *wh)))
@@ -586,7 +638,21 @@ class Operations:
                 cmds.append(Cmd(("SADD", dst.wo + nse, *wo)))
             cmds.append(Cmd(("SADD", dst.ns_set, nse)))
         if cmds:
+            cmds.append(Eval(self.s["thread_expiry"], [dst.ns_set], [*self._block(dst), "touch"]))
             yield RoundTrip(cmds, transaction=True)
+
+    def _index_cmds(self, th: Thread, nse: str, cide: str, ledger: str) -> list[Eval | Cmd]:
+        """A copied checkpoint's cross-thread entries, from the source's ledger value."""
+        member = f"{cide}\n{th.tag}\n{nse}"
+        cmds: list[Eval | Cmd] = [
+            Cmd(("ZADD", self.keys.all_index, 0, member)),
+            Cmd(("HSET", th.xref, f"{nse}\n{cide}", ledger)),
+        ]
+        run, *by = ledger.split("\n") if ledger else [""]
+        if run:
+            cmds.append(Cmd(("SADD", self.keys.run_base + run, f"{th.tag}\n{nse}\n{cide}")))
+        cmds += [Cmd(("ZADD", key, 0, member)) for key in by]
+        return cmds
 
     # -- versions ------------------------------------------------------------------------
 

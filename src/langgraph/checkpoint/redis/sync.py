@@ -164,8 +164,29 @@ class RedisSaver(BaseRedisSaver):
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._drive(self._ops.copy_thread(source_thread_id, target_thread_id))
 
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._drive(self._ops.prune(thread_ids, strategy))
+    def prune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None:
+        self._drive(self._ops.prune(thread_ids, strategy, keep_last))
+
+    def pin_thread(self, thread_id: str) -> bool:
+        """The thread stops expiring, whatever TTL any saver has, until unpinned; False when
+        the thread does not exist (nothing is marked)."""
+        return self._drive(self._ops.thread_expiry(thread_id, "pin"))
+
+    def unpin_thread(self, thread_id: str) -> bool:
+        """The thread expires again: `default_ttl` from now, when this saver has a TTL."""
+        return self._drive(self._ops.thread_expiry(thread_id, "unpin"))
+
+    def sweep(self) -> int:
+        """Removes every expired thread's entries from the cross-thread indexes now. Not needed
+        for correctness (readers skip them, and the scripts sweep as they go); returns how many
+        checkpoints' entries were removed."""
+        return self._drive(self._ops.sweep())
 
     # -- async methods, run in a worker thread ------------------------------------------
 
@@ -223,5 +244,20 @@ class RedisSaver(BaseRedisSaver):
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
 
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+    async def aprune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None:
+        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy, keep_last=keep_last)
+
+    async def apin_thread(self, thread_id: str) -> bool:
+        return await asyncio.to_thread(self.pin_thread, thread_id)
+
+    async def aunpin_thread(self, thread_id: str) -> bool:
+        return await asyncio.to_thread(self.unpin_thread, thread_id)
+
+    async def asweep(self) -> int:
+        return await asyncio.to_thread(self.sweep)
