@@ -73,11 +73,31 @@ class Facade:
         else:
             self.saver.copy_thread(source, target)
 
-    async def prune(self, thread_ids: Sequence[str], strategy: str = "keep_latest") -> None:
+    async def prune(
+        self,
+        thread_ids: Sequence[str],
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+    ) -> None:
         if self.kind == "async":
-            await self.saver.aprune(thread_ids, strategy=strategy)
+            await self.saver.aprune(thread_ids, strategy=strategy, keep_last=keep_last)
         else:
-            self.saver.prune(thread_ids, strategy=strategy)
+            self.saver.prune(thread_ids, strategy=strategy, keep_last=keep_last)
+
+    async def pin(self, thread_id: str) -> bool:
+        if self.kind == "async":
+            return await self.saver.apin_thread(thread_id)
+        return self.saver.pin_thread(thread_id)
+
+    async def unpin(self, thread_id: str) -> bool:
+        if self.kind == "async":
+            return await self.saver.aunpin_thread(thread_id)
+        return self.saver.unpin_thread(thread_id)
+
+    async def sweep(self) -> int:
+        if self.kind == "async":
+            return await self.saver.asweep()
+        return self.saver.sweep()
 
 
 def cfg(thread: str, ns: str | None = "", cid: str | None = None) -> RunnableConfig:

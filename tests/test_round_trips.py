@@ -17,7 +17,7 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_config,
     generate_metadata,
 )
-from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+from langgraph.checkpoint.redis import AsyncRedisSaver, AsyncShallowRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
 
 from .conftest import Backend
@@ -268,3 +268,46 @@ async def test_filtered_list_none_walks_the_value_index(real_backend: Backend) -
     for f in ({"step": 7}, {"step": 7.0, "source": "loop"}, {"user": None}, {"source": "nope"}):
         assert await ids(f) == mem_ids(f), f
     await saver.aclose()
+
+
+async def test_lifecycle_operations_one_round_trip_each(real_backend: Backend) -> None:
+    """TTL, refresh_on_read, pinning, prune(keep_last) and a shallow put add no round trip: the
+    deadline, the refresh and the pruning happen inside the operation's one script call."""
+    ttl = {"default_ttl": 10, "refresh_on_read": True}
+    saver = AsyncRedisSaver(real_backend.url, ttl=ttl)
+    shallow = AsyncShallowRedisSaver(real_backend.url, ttl=ttl)
+    await saver.asetup()
+    stored = shallow_stored = None
+    for i in range(4):
+        stored = await saver.aput(*_step(i, stored))
+        config, cp, md, nv = _step(i, shallow_stored)
+        config["configurable"]["thread_id"] = "rt-shallow"
+        shallow_stored = await shallow.aput(config, cp, md, nv)
+    config, cp, md, nv = _step(4, stored)
+    sconfig, scp, smd, snv = _step(4, shallow_stored)
+    sconfig["configurable"]["thread_id"] = "rt-shallow"
+    # (one EVALSHA per thread for prune: two threads, two scripts, sent as one pipeline)
+    checks: list[tuple[str, Callable[[], Any]]] = [
+        ("aput", lambda: saver.aput(config, cp, md, nv)),
+        ("aput_writes", lambda: saver.aput_writes(stored, [("a", 1)], "task")),
+        ("aget_tuple", lambda: saver.aget_tuple({"configurable": {"thread_id": "rt-thread"}})),
+        ("shallow aput", lambda: shallow.aput(sconfig, scp, smd, snv)),
+        ("apin_thread", lambda: saver.apin_thread("rt-thread")),
+        ("aunpin_thread", lambda: saver.aunpin_thread("rt-thread")),
+        ("aprune keep_last", lambda: saver.aprune(["rt-thread", "rt-shallow"], keep_last=2)),
+        ("asweep", saver.asweep),
+    ]
+    for name, call in checks:
+        with Monitor(real_backend.url) as m:
+            await call()
+        expected = ["EVALSHA"] * (2 if name == "aprune keep_last" else 1)
+        assert m.verbs() == expected, (name, m.commands)
+    r = redis.Redis.from_url(real_backend.url)
+    try:
+        assert r.zcard("checkpoint_idx:{rt-shallow}:") == 1
+        assert r.zcard("checkpoint_idx:{rt-thread}:") == 2
+        assert 0 < r.pttl("checkpoint_ns:{rt-thread}") <= 10 * 60_000 * 17 // 16
+    finally:
+        r.close()
+    await saver.aclose()
+    await shallow.aclose()
