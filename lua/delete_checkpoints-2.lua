@@ -3,7 +3,7 @@
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
   KEYS[2]  cross-thread index     checkpoint_all    (cross-thread mode)
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7 ..]  N, C pairs: the encoded namespace and id of each checkpoint to remove
 
   Each checkpoint goes with its writes and index entries; then each namespace touched keeps

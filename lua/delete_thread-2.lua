@@ -3,7 +3,7 @@
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
   KEYS[2]  cross-thread index     checkpoint_all    (cross-thread mode)
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
 
   Nothing outside the thread is touched except its own entries in the cross-thread indexes
   (and the expiry index). Also prune(strategy="delete") and prune(keep_last=0).

@@ -6,7 +6,7 @@
   KEYS[1]  namespace index        checkpoint_idx:{T}:N  (the latest, when no id is given)
   KEYS[2]  blob hash              checkpoint_blob:{T}:N
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  N, the encoded namespace
   ARGV[8]  the cursor: "" to start at the target, else the encoded id of the next ancestor to
            visit (returned by a call that stopped at ARGV[10] ancestors)

@@ -1,7 +1,7 @@
 --[[ export_thread: every stored field of one thread, for copy_thread.
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
 
   A thread and its copy live under different hash tags (different slots in a cluster), so a
   copy is this read plus one MULTI/EXEC on the target (aio.py), not one script.

@@ -12,7 +12,9 @@
   ARGV[3]  the upper bound: "+" or "(<member>" (exclusive)
   ARGV[4]  page size: at most this many checkpoints are returned
   ARGV[5]  scan budget: at most this many index members are examined in this call
-  ARGV[6 ..]  filter pairs ("f:<key>", encoded value), checked on each candidate's hash
+  ARGV[6]  "1" for a shallow saver: a member counts only when it is the latest of its
+           namespace (the ancestors kept for DeltaChannel replay are not listed)
+  ARGV[7 ..]  filter pairs ("f:<key>", encoded value), checked on each candidate's hash
 
   The per-thread keys of each member are built from its tag, as keys.py builds them. They are
   outside KEYS and outside any one slot: like the cross-thread index itself, this script is
@@ -34,7 +36,8 @@
 local prefix, wprefix = ARGV[1], ARGV[2]
 local G = globals(prefix, wprefix, true)
 local upper, page, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local names, expected = read_filter(6)
+local names, expected = read_filter(7)
+local shallow = ARGV[6] == '1'
 
 local rows, scanned = {}, 0
 local chunk = math.max(page, 64)
@@ -50,6 +53,8 @@ while #rows < page and scanned < budget do
       redis.call('ZREM', KEYS[1], m)
       redis.call('ZREM', G.all, m)
       if redis.call('EXISTS', B.ns_set) == 0 then sweep_thread(G, t, 256) end
+    elseif shallow and redis.call('ZREVRANGE', B.idx .. ns, 0, 0)[1] ~= cid then
+      -- kept for DeltaChannel replay only
     elseif matches(B.cp .. ns .. ':' .. cid, names, expected) then
       local tup = load_tuple(B, ns, cid)
       if tup then rows[#rows + 1] = {t, ns, tup} end

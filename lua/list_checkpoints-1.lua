@@ -2,18 +2,18 @@
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  N, the encoded namespace (ignored when ARGV[8] == "1")
   ARGV[8]  "1" to list every namespace of the thread, "0" for namespace N only
   ARGV[9]  before: an encoded checkpoint id (exclusive upper bound), or "" for none
   ARGV[10] page size: at most this many checkpoints are returned
-  ARGV[11] "1" for a shallow saver: a namespace offers only its latest checkpoint (the
-           ancestors kept for DeltaChannel replay are not listed)
-  ARGV[12 ..]  filter pairs ("f:<key>", encoded value), applied before loading
+  ARGV[11 ..]  filter pairs ("f:<key>", encoded value), applied before loading
 
   Each namespace's index is walked newest first from `before` in chunks until the page is full;
   the namespaces are merged by id (descending) and cut to the page size. The caller asks for the
-  next page with before = the last id returned, until a page comes back short. With
+  next page with before = the last id returned, until a page comes back short. A shallow
+  saver's namespace offers only its latest checkpoint (not the ancestors kept for
+  DeltaChannel replay). With
   refresh_on_read, a page that is not empty extends the thread's deadline (ttl.lua).
 
   Returns { {N, tuple}, ... } with tuple as in load_tuple.
@@ -27,8 +27,7 @@ local B, G, TT = thread(1)
 local page = tonumber(ARGV[10])
 local max = '+'
 if ARGV[9] ~= '' then max = '(' .. ARGV[9] end
-local names, expected = read_filter(12)
-local shallow = ARGV[11] == '1'
+local names, expected = read_filter(11)
 
 local namespaces = {ARGV[7]}
 if ARGV[8] == '1' then namespaces = redis.call('SMEMBERS', KEYS[1]) end
@@ -59,7 +58,7 @@ local function page_of(ns)
 end
 
 for _, ns in ipairs(namespaces) do
-  if shallow then shallow_page(ns) else page_of(ns) end
+  if TT.shallow then shallow_page(ns) else page_of(ns) end
 end
 if #namespaces > 1 then
   table.sort(found, function(a, b) return a[1] > b[1] end)

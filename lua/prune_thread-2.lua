@@ -3,7 +3,7 @@
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
   KEYS[2]  cross-thread index     checkpoint_all    (cross-thread mode)
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  keep_last: how many of the latest checkpoints each namespace keeps (1 or more;
            keep_last=0 and strategy="delete" are delete_thread-2.lua)
 

@@ -9,7 +9,7 @@
   KEYS[6]  run index              checkpoint_run:R       (cross-thread mode, when ARGV[12] ~= "")
   KEYS[7]  write-only set         checkpoint_wo:{T}:N    (C leaves it: its writes came first)
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  C, the encoded checkpoint id
   ARGV[8]  N, the encoded namespace
   ARGV[9]  d: the msgpack envelope (serialized checkpoint and metadata), opaque here
@@ -18,10 +18,9 @@
   ARGV[12] r: the encoded run id, "" for none
   ARGV[13] h: "\n"-joined encoded channels that C rebuilds from its ancestors' writes
            (LangGraph's DeltaChannel; prune.lua keeps those ancestors), "" for none
-  ARGV[14] "1" for a shallow saver: the namespace keeps C only (and the ancestors `h` needs)
-  ARGV[15] n: the number of blob field/value pairs that follow
-  ARGV[16 .. 15+2n]  blob field, blob value or delta (only the channels in new_versions)
-  ARGV[16+2n ..]     triples: filter field "f:<key>", encoded scalar value (metadata for list
+  ARGV[14] n: the number of blob field/value pairs that follow
+  ARGV[15 .. 14+2n]  blob field, blob value or delta (only the channels in new_versions)
+  ARGV[15+2n ..]     triples: filter field "f:<key>", encoded scalar value (metadata for list
                      filters), and that value's cross-thread index key "checkpoint_by:<key>:<value>"
                      or "" for none (cross-thread mode; the ledger keeps the list, delete.lua)
 
@@ -29,8 +28,8 @@
   first, so a re-put replaces the checkpoint as InMemorySaver's dict update does; writes already
   stored for C are kept. Then the hash, the blobs and every index are written. The namespace
   index is also the latest pointer: its greatest member is the latest checkpoint, so "latest"
-  never moves backwards when an older id is re-put. A shallow put then prunes the namespace to
-  C. Last, every key written gets the thread's deadline (ttl.lua), and in cross-thread mode one
+  never moves backwards when an older id is re-put. A shallow saver's put then prunes the
+  namespace to C (and the ancestors `h` needs). Last, every key written gets the thread's deadline (ttl.lua), and in cross-thread mode one
   expired thread, if any is due, leaves the cross-thread indexes (sweep.lua).
 
   A blob value may be a delta on an older version of its channel (chain.lua). Before writing
@@ -50,11 +49,11 @@
 local cp, idx, blob, all, run, wo = KEYS[1], KEYS[2], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local B, G, TT = thread(1)
 local cid, ns, run_id = ARGV[7], ARGV[8], ARGV[12]
-local nblob = tonumber(ARGV[15])
-local first = 16 + 2 * nblob
+local nblob = tonumber(ARGV[14])
+local first = 15 + 2 * nblob
 
 local orphans = {}
-for i = 16, first - 1, 2 do
+for i = 15, first - 1, 2 do
   local base = delta_base(ARGV[i + 1])
   if base and redis.call('HEXISTS', blob, base) == 0 then orphans[#orphans + 1] = ARGV[i] end
 end
@@ -88,7 +87,7 @@ for i = first, #ARGV, 3 do
   if ARGV[i + 2] ~= '' then by[#by + 1] = ARGV[i + 2] end
 end
 redis.call('HSET', cp, unpack(fields))
-if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 16, first - 1)) end
+if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 15, first - 1)) end
 redis.call('ZADD', idx, 0, cid)
 -- With durability="async" a task's writes can land before its checkpoint; from now on C is a
 -- checkpoint, not a write-only id (prune and delete treat those as disposable).
@@ -103,7 +102,7 @@ if G.on then
   if #by > 0 then ledger = ledger .. '\n' .. table.concat(by, '\n') end
   redis.call('HSET', B.xref, ns .. '\n' .. cid, ledger)
 end
-if ARGV[14] == '1' then prune_namespace(B, G, ns, with_history(B, ns, {cid}), cid) end
+if TT.shallow then prune_namespace(B, G, ns, with_history(B, ns, {cid}), cid) end
 after_write(B, G, TT, {cp, idx, blob, wo, B.ns_set})
 if G.on then sweep_due(G, 1, 256) end
 return created

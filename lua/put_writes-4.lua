@@ -5,7 +5,7 @@
   KEYS[3]  thread namespaces      checkpoint_ns:{T}
   KEYS[4]  write-only set         checkpoint_wo:{T}:N
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  C, the encoded checkpoint id
   ARGV[8]  N, the encoded namespace
   ARGV[9]  "w:<K>", the checkpoint-hash field that lists this task (K = encoded task id)
@@ -18,10 +18,12 @@
   A resume sends ["__resume__", "answer"] in one call: the first is replaced, the second kept.
 
   When C has no checkpoint yet, C is remembered in the write-only set so delete_thread and
-  prune still find these writes. The keys written get the thread's deadline (ttl.lua), so
+  prune still find these writes. A shallow saver drops writes for a C older than its latest
+  checkpoint: C was replaced (LangGraph's background writes can land after the next put), and
+  storing them would leave a second checkpoint's worth of keys. The keys written get the thread's deadline (ttl.lua), so
   writes never outlive their checkpoint.
 
-  Returns the number of items stored.
+  Returns the number of items stored (0 for a shallow saver's replaced checkpoint).
 ]]
 --@include common
 --@include chain
@@ -32,6 +34,11 @@ local B, G, TT = thread(1)
 if G.on and redis.call('EXISTS', ns_set) == 0 and redis.call('EXISTS', B.xref) == 1 then
   forget_thread(B, G) -- leftovers of an expired thread (put_checkpoint-7.lua)
 end
+local has_d = redis.call('HEXISTS', cp, 'd') == 1
+if TT.shallow and not has_d then
+  local top = redis.call('ZREVRANGE', B.idx .. ARGV[8], 0, 0)[1]
+  if top and top > ARGV[7] then return 0 end
+end
 local stored = 0
 for i = 11, #ARGV, 2 do
   if tonumber(ARGV[i]) < 0 then
@@ -41,7 +48,7 @@ for i = 11, #ARGV, 2 do
     stored = stored + redis.call('HSETNX', wkey, ARGV[i], ARGV[i + 1])
   end
 end
-if redis.call('HEXISTS', cp, 'd') == 0 then
+if not has_d then
   redis.call('SADD', wo, ARGV[7])
   redis.call('SADD', ns_set, ARGV[8])
 end

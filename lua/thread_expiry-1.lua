@@ -2,7 +2,7 @@
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
 
-  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL rule
+  ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  "pin":   every key of the thread loses its expiry, and the pin marker
                     (checkpoint_pin:{T}) keeps savers with a TTL from setting one again
            "unpin": the marker goes; with a TTL, the thread expires ttl after now

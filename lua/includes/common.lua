@@ -8,9 +8,10 @@
   unlink_all(l)  UNLINK of a list of keys, in chunks for the same reason.
   thread(i)      the thread block, ARGV[i..i+5] (ops.Operations._block): checkpoint prefix,
                  writes prefix, T (the encoded thread id), "1" when the cross-thread indexes
-                 are kept, the TTL in ms ("0": none), "1" to refresh the TTL on reads.
+                 are kept, the TTL in ms ("0": none), and flags: "r" to refresh the TTL on
+                 reads, "s" for a shallow saver (one checkpoint per namespace).
                  Returns B (the thread's keys, as keys.py names them), G (the cross-thread
-                 keys) and TT (the TTL rule).
+                 keys) and TT (the saver's rules: ttl, refresh, shallow).
   thread_of(p, w, t)  B for another thread, from its tag (list_all, sweep).
   globals(p, w, on)   G for the prefixes: the cross-thread keys.
 ]]
@@ -65,5 +66,7 @@ end
 local function thread(i)
   local p, w = ARGV[i], ARGV[i + 1]
   local G = globals(p, w, ARGV[i + 3] == '1')
-  return thread_of(p, w, ARGV[i + 2]), G, {ttl = tonumber(ARGV[i + 4]), refresh = ARGV[i + 5] == '1'}
+  local flags = ARGV[i + 5]
+  return thread_of(p, w, ARGV[i + 2]), G, {ttl = tonumber(ARGV[i + 4]),
+    refresh = string.find(flags, 'r', 1, true) ~= nil, shallow = string.find(flags, 's', 1, true) ~= nil}
 end

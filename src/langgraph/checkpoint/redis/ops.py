@@ -140,7 +140,8 @@ class Operations:
     def __post_init__(self) -> None:
         self.s = scripts.load()
         self._g = "1" if self.cross_thread else "0"
-        self._rules = [self._g, self.ttl_ms, "1" if self.refresh_on_read else "0"]
+        flags = ("r" if self.refresh_on_read else "") + ("s" if self.shallow else "")
+        self._rules = [self._g, self.ttl_ms, flags]
 
     def _block(self, th: Thread) -> list[Any]:
         """The thread block every per-thread script starts its ARGV with (common.lua's
@@ -226,7 +227,6 @@ class Operations:
             "\n".join(codec.blob_field(c, v) for c, v in checkpoint["channel_versions"].items()),
             run_e,
             "\n".join(enc(str(ch)) for ch in replays),
-            "1" if self.shallow else "0",
             len(blobs),
         ]
         tail: list[str] = []
@@ -360,7 +360,6 @@ class Operations:
                             "0" if ns is not None else "1",
                             upper,
                             page,
-                            "1" if self.shallow else "0",
                             *fargs,
                         ],
                     )
@@ -404,7 +403,15 @@ class Operations:
                     Eval(
                         self.s["list_all"],
                         [index],
-                        [self.keys.prefix, self.keys.write_prefix, upper, page, SCAN, *fargs],
+                        [
+                            self.keys.prefix,
+                            self.keys.write_prefix,
+                            upper,
+                            page,
+                            SCAN,
+                            "1" if self.shallow else "0",
+                            *fargs,
+                        ],
                     )
                 ]
             )
