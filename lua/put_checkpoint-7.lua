@@ -87,6 +87,13 @@ for i = first, #ARGV, 3 do
   if ARGV[i + 2] ~= '' then by[#by + 1] = ARGV[i + 2] end
 end
 redis.call('HSET', cp, unpack(fields))
+-- A version names one value, but a re-put may send a value whole where a delta is stored: the
+-- delta's base may then be referenced by nothing, so the namespace's blobs are collected below.
+local replaced = false
+for i = 15, first - 1, 2 do
+  local old = redis.call('HGET', blob, ARGV[i])
+  if old and old ~= ARGV[i + 1] and delta_base(old) then replaced = true end
+end
 if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 15, first - 1)) end
 redis.call('ZADD', idx, 0, cid)
 -- With durability="async" a task's writes can land before its checkpoint; from now on C is a
@@ -102,7 +109,11 @@ if G.on then
   if #by > 0 then ledger = ledger .. '\n' .. table.concat(by, '\n') end
   redis.call('HSET', B.xref, ns .. '\n' .. cid, ledger)
 end
-if TT.shallow then prune_namespace(B, G, ns, with_history(B, ns, {cid}), cid) end
+if TT.shallow then
+  prune_namespace(B, G, ns, with_history(B, ns, {cid}), cid)
+elseif replaced then
+  gc_namespace(B, G, ns)
+end
 after_write(B, G, TT, {cp, idx, blob, wo, B.ns_set})
 if G.on then sweep_due(G, 1, 256) end
 return created

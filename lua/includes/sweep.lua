@@ -23,6 +23,7 @@ local function sweep_thread(G, t, budget)
     return 0
   end
   local fields = redis.call('HRANDFIELD', B.xref, budget)
+  if type(fields) ~= 'table' then fields = {} end -- fakeredis: nil for a missing key
   drop_ledger(B, G, fields)
   if redis.call('EXISTS', B.xref) == 0 then
     redis.call('ZREM', G.exp, t)

@@ -22,7 +22,18 @@ from redis.exceptions import NoScriptError
 
 from .base import BaseRedisSaver, derived_pool_kwargs
 from .connection import speed_up
-from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, wire
+from .ops import (
+    Cmd,
+    Emit,
+    Eval,
+    ListOp,
+    Op,
+    RoundTrip,
+    needs_resend,
+    resend,
+    sent,
+    wire,
+)
 
 T = TypeVar("T")
 
@@ -216,7 +227,7 @@ class AsyncRedisSaver(BaseRedisSaver):
             return [await self._one(rt.cmds[0])]
         async with self.client.pipeline(transaction=rt.transaction) as pipe:
             for c in rt.cmds:
-                pipe.execute_command(*wire(c))
+                pipe.execute_command(*sent(c, rt))
             replies = await pipe.execute(raise_on_error=False)
         return [
             await self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]

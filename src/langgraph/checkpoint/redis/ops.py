@@ -82,6 +82,14 @@ def wire(c: Eval | Cmd) -> tuple[Any, ...]:
     return c.args
 
 
+def sent(c: Eval | Cmd, rt: RoundTrip) -> tuple[Any, ...]:
+    """The command as put in a pipeline. Inside a transaction a script goes whole (EVAL): a
+    NOSCRIPT there could only be re-sent after EXEC, out of order with the commands around it."""
+    if rt.transaction and isinstance(c, Eval):
+        return resend(c)
+    return wire(c)
+
+
 def resend(c: Eval) -> tuple[Any, ...]:
     """A script the server lacks (NOSCRIPT): sent whole, which also caches it again."""
     return ("EVAL", c.script.source, c.script.numkeys, *c.keys, *c.args)
@@ -626,7 +634,12 @@ class Operations:
         (exported,) = yield RoundTrip(
             [Eval(self.s["export_thread"], [src.ns_set], self._block(src))]
         )
-        cmds: list[Eval | Cmd] = []
+        incoming = [
+            x for ns_b, _, cps, _ in exported for c in cps for x in (_str(ns_b), _str(c[0]))
+        ]
+        cmds: list[Eval | Cmd] = [
+            Eval(self.s["copy_prepare"], [dst.ns_set], [*self._block(dst), *incoming])
+        ]
         for ns_b, blob_flat, cps, wo in exported:
             nse = _str(ns_b)
             if blob_flat:
@@ -644,7 +657,7 @@ class Operations:
             if wo:
                 cmds.append(Cmd(("SADD", dst.wo + nse, *wo)))
             cmds.append(Cmd(("SADD", dst.ns_set, nse)))
-        if cmds:
+        if exported:
             cmds.append(Eval(self.s["thread_expiry"], [dst.ns_set], [*self._block(dst), "touch"]))
             yield RoundTrip(cmds, transaction=True)
 

@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import (
 from redis.exceptions import NoScriptError
 
 from .base import BaseRedisSaver, derived_pool_kwargs
-from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, wire
+from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, sent, wire
 
 T = TypeVar("T")
 
@@ -84,7 +84,7 @@ class RedisSaver(BaseRedisSaver):
             return [self._one(rt.cmds[0])]
         with self.client.pipeline(transaction=rt.transaction) as pipe:
             for c in rt.cmds:
-                pipe.execute_command(*wire(c))
+                pipe.execute_command(*sent(c, rt))
             replies = pipe.execute(raise_on_error=False)
         return [
             self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]

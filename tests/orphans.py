@@ -1,0 +1,577 @@
+"""The no-orphans checker: walks the whole key space and checks every key against the layout.
+
+`assert_no_orphans(raw)` reads every key of the server (SCAN, inside one Lua call so the view is
+atomic: no key can expire half way through the walk) and checks, for standalone servers in
+cross-thread mode (keys.py has the layout, codec.py the hash fields):
+
+- every key matches a known pattern, with the expected type (anything else is an orphan);
+- checkpoint hashes: one with `d` is in its namespace index and not in the write-only set; one
+  without `d` (its writes came first) has only `w:` fields and is in the write-only set; index
+  and write-only members have their hash; `b` names exactly the checkpoint's channel versions;
+- writes hashes are named by a `w:K` field of their checkpoint hash, and every `w:K` field has
+  its writes hash;
+- every blob field is referenced by the `b` of a live checkpoint of its namespace, or is the
+  delta base (transitively) of such a field; a kept delta has its base, and no chain loops;
+- the namespace set lists exactly the namespaces that have an index or write-only key, and
+  every index, write-only and blob key's namespace is in it;
+- the cross-thread indexes (`_all`, `_run:R`, `_by:*`) hold only live checkpoints, listed in
+  their ledger entry (run and value indexes, which must match the metadata), and every live
+  checkpoint is in `_all` and in the indexes its ledger lists; the ledger has exactly one field
+  per live checkpoint;
+- the expiry index lists exactly the expiring threads, with their deadline as score; a pin
+  exists only on a live thread without expiry; every key of a thread but the ledger and the
+  pin carries the same deadline (or none), and those two never expire.
+
+Before a sweep (`swept=False`) a thread that expired may still be in the expiry index and keep
+its ledger, and its ledger's entries may still be in the cross-thread indexes (sweep.lua removes
+them); if it was written again since, its expiry index entry may still hold the old deadline
+(due: the sweep corrects it). Nothing else is allowed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from langgraph.checkpoint.redis.codec import blob_field, unpack_checkpoint
+from langgraph.checkpoint.redis.keys import KeySpace, enc
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+# One atomic look at everything: SCAN inside a script (time is frozen while it runs, so a key
+# cannot expire between being listed and being read). PEXPIRETIME: -1 no expiry.
+SNAPSHOT_LUA = """
+local out, seen, cursor = {}, {}, '0'
+repeat
+  local r = redis.call('SCAN', cursor, 'COUNT', 1000)
+  cursor = r[1]
+  for _, k in ipairs(r[2]) do
+    if not seen[k] then
+      seen[k] = true
+      local t = redis.call('TYPE', k)['ok']
+      local v = {}
+      if t == 'hash' then v = redis.call('HGETALL', k)
+      elseif t == 'set' then v = redis.call('SMEMBERS', k)
+      elseif t == 'zset' then v = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
+      elseif t == 'string' then v = {redis.call('GET', k)}
+      elseif t == 'list' then v = redis.call('LRANGE', k, 0, -1)
+      end
+      if t ~= 'none' then out[#out + 1] = {k, t, redis.call('PEXPIRETIME', k), v} end
+    end
+  end
+until cursor == '0'
+local t = redis.call('TIME')
+return {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), out}
+"""
+
+
+@dataclass
+class Key:
+    type: str
+    expires: int  # PEXPIRETIME: ms since the epoch, -1 for none
+    value: Any  # hash: dict, set: set, zset: dict member -> score, string: str
+
+
+def _s(b: Any) -> str:
+    return b.decode("utf-8", "surrogateescape") if isinstance(b, bytes) else str(b)
+
+
+def snapshot(raw: redis.Redis) -> dict[str, Key]:
+    """Every key of the server, read in one script call."""
+    return snapshot_at(raw)[1]
+
+
+def snapshot_at(raw: redis.Redis) -> tuple[int, dict[str, Key]]:
+    """(the server's time in ms, every key of the server), read in one script call."""
+    out: dict[str, Key] = {}
+    now, rows = raw.eval(SNAPSHOT_LUA, 0)
+    for k, t, exp, v in rows:
+        typ = _s(t)
+        value: Any
+        if typ == "hash":
+            value = {_s(v[i]): v[i + 1] for i in range(0, len(v), 2)}
+        elif typ == "set":
+            value = {_s(m) for m in v}
+        elif typ == "zset":
+            value = {_s(v[i]): float(v[i + 1]) for i in range(0, len(v), 2)}
+        elif typ == "string":
+            value = _s(v[0]) if v else None
+        else:
+            value = [_s(m) for m in v]
+        out[_s(k)] = Key(typ, int(exp), value)
+    return int(now), out
+
+
+@dataclass
+class ThreadKeys:
+    """The keys of one thread tag found in the key space."""
+
+    ns_set: str | None = None
+    xref: str | None = None
+    pin: str | None = None
+    idx: dict[str, str] = field(default_factory=dict)  # N -> key
+    wo: dict[str, str] = field(default_factory=dict)
+    blob: dict[str, str] = field(default_factory=dict)
+    cps: dict[tuple[str, str], str] = field(default_factory=dict)  # (N, C) -> key
+    writes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (N, C, K) -> key
+
+    def keys(self) -> list[str]:
+        out = [k for k in (self.ns_set, self.xref, self.pin) if k is not None]
+        for d in (self.idx, self.wo, self.blob, self.cps, self.writes):
+            out += d.values()  # type: ignore[attr-defined]
+        return out
+
+
+def _delta_base(value: bytes) -> str | None:
+    """The base field of a delta blob value (b"~<base>\\n..."), None for a full value."""
+    if not value.startswith(b"~"):
+        return None
+    cut = value.find(b"\n")
+    return _s(value[1:cut] if cut >= 0 else value[1:])
+
+
+def _split(value: bytes | str | None) -> list[str]:
+    s = _s(value) if value is not None else ""
+    return s.split("\n") if s else []
+
+
+class Checker:
+    def __init__(
+        self,
+        keys: dict[str, Key],
+        prefix: str,
+        write_prefix: str,
+        swept: bool,
+        serde: SerializerProtocol | None,
+        now: int,
+    ) -> None:
+        self.keys = keys
+        self.now = now
+        self.space = KeySpace(prefix, write_prefix)
+        self.p, self.w = prefix, write_prefix
+        self.swept = swept
+        self.serde = serde
+        self.errors: list[str] = []
+        self.threads: dict[str, ThreadKeys] = defaultdict(ThreadKeys)
+        self.runs: dict[str, str] = {}  # R (encoded, as in the key) -> key
+        self.by: dict[str, str] = {}  # key -> key
+        self.all: str | None = None
+        self.exp: str | None = None
+        self._live: dict[str, set[tuple[str, str]]] = {}
+
+    def err(self, msg: str) -> None:
+        self.errors.append(msg)
+
+    # -- classify ---------------------------------------------------------------------------
+
+    def want_type(self, key: str, typ: str) -> bool:
+        got = self.keys[key].type
+        if got != typ:
+            self.err(f"{key!r}: type {got}, expected {typ}")
+            return False
+        return True
+
+    def classify(self) -> None:
+        p, w = self.p, self.w
+        tagged = [  # (prefix up to the tag, kind, parts after the tag, type), longest first
+            (f"{w}:{{", "writes", 3, "hash"),
+            (f"{p}_blob:{{", "blob", 1, "hash"),
+            (f"{p}_idx:{{", "idx", 1, "zset"),
+            (f"{p}_wo:{{", "wo", 1, "set"),
+            (f"{p}_ns:{{", "ns_set", 0, "set"),
+            (f"{p}_xref:{{", "xref", 0, "hash"),
+            (f"{p}_pin:{{", "pin", 0, "string"),
+            (f"{p}:{{", "cp", 2, "hash"),
+        ]
+        tagged.sort(key=lambda x: -len(x[0]))
+        for key in sorted(self.keys):
+            if key == self.space.meta:
+                self.want_type(key, "hash")
+                continue
+            if key == self.space.all_index:
+                if self.want_type(key, "zset"):
+                    self.all = key
+                continue
+            if key == self.space.exp_index:
+                if self.want_type(key, "zset"):
+                    self.exp = key
+                continue
+            if key.startswith(self.space.run_base):
+                if self.want_type(key, "set"):
+                    self.runs[key[len(self.space.run_base) :]] = key
+                continue
+            if key.startswith(f"{p}_by:"):
+                if self.want_type(key, "zset"):
+                    self.by[key] = key
+                continue
+            for start, kind, nparts, typ in tagged:
+                if key.startswith(start):
+                    self.classify_tagged(key, key[len(start) :], kind, nparts, typ)
+                    break
+            else:
+                self.err(f"{key!r}: matches no key of the layout (orphan)")
+
+    def classify_tagged(self, key: str, rest: str, kind: str, nparts: int, typ: str) -> None:
+        close = rest.find("}")
+        if close <= 0:
+            self.err(f"{key!r}: no hash tag (orphan)")
+            return
+        t, tail = rest[:close], rest[close + 1 :]
+        if nparts == 0:
+            parts: list[str] = []
+            ok = tail == ""
+        else:
+            parts = tail[1:].split(":")
+            ok = tail.startswith(":") and len(parts) == nparts
+        if not ok:
+            self.err(f"{key!r}: malformed {kind} key (orphan)")
+            return
+        if not self.want_type(key, typ):
+            return
+        th = self.threads[t]
+        if kind in ("ns_set", "xref", "pin"):
+            setattr(th, kind, key)
+        elif kind in ("idx", "wo", "blob"):
+            getattr(th, kind)[parts[0]] = key
+        elif kind == "cp":
+            th.cps[(parts[0], parts[1])] = key
+        else:
+            th.writes[(parts[0], parts[1], parts[2])] = key
+
+    # -- per thread -------------------------------------------------------------------------
+
+    def live(self, t: str) -> set[tuple[str, str]]:
+        """(N, C) of the thread's checkpoints: hashes with `d` (checked to be indexed)."""
+        if t not in self._live:
+            th = self.threads.get(t)
+            cps = th.cps.items() if th is not None else ()
+            self._live[t] = {nc for nc, k in cps if "d" in self.keys[k].value}
+        return self._live[t]
+
+    def expired_ledger(self, t: str) -> dict[str, str] | None:
+        """The ledger of a thread that expired and is not swept yet: allowed leftovers."""
+        th = self.threads.get(t)
+        if th is None or th.ns_set is not None or th.xref is None or self.swept:
+            return None
+        if self.exp is None or t not in self.keys[self.exp].value:
+            return None
+        return {f: _s(v) for f, v in self.keys[th.xref].value.items()}
+
+    def check_thread(self, t: str, th: ThreadKeys) -> None:
+        where = f"thread {{{t}}}"
+        if th.ns_set is None:
+            others = [k for k in th.keys() if k not in (th.xref, th.pin)]
+            if others:
+                self.err(f"{where}: no namespace set, yet keys {sorted(others)} (orphans)")
+            if th.xref is not None:
+                if self.swept:
+                    self.err(f"{where}: ledger {th.xref!r} of a gone thread after a sweep")
+                elif self.exp is None or t not in self.keys[self.exp].value:
+                    self.err(
+                        f"{where}: ledger {th.xref!r} of a gone thread that is not in the "
+                        "expiry index (no sweep will remove it)"
+                    )
+            if th.pin is not None:
+                self.err(f"{where}: pin {th.pin!r} of a gone thread")
+        namespaces = self.keys[th.ns_set].value if th.ns_set else set()
+        for kind in ("idx", "wo", "blob"):
+            for ns, key in getattr(th, kind).items():
+                if ns not in namespaces:
+                    self.err(f"{key!r}: namespace {ns!r} not in the thread's namespace set")
+        for ns in sorted(namespaces):
+            if ns not in th.idx and ns not in th.wo:
+                self.err(f"{where}: namespace {ns!r} in the set has no index and no write-only")
+        idx = {ns: self.keys[k].value for ns, k in th.idx.items()}
+        wo = {ns: self.keys[k].value for ns, k in th.wo.items()}
+        for ns, members in idx.items():
+            for cid, score in members.items():
+                if score != 0:
+                    self.err(f"{th.idx[ns]!r}: member {cid!r} has score {score}, not 0")
+                key = th.cps.get((ns, cid))
+                if key is None or "d" not in self.keys[key].value:
+                    self.err(f"{th.idx[ns]!r}: member {cid!r} has no checkpoint hash with d")
+        for ns, members in wo.items():
+            for cid in members:
+                if (ns, cid) not in th.cps:
+                    self.err(f"{th.wo[ns]!r}: member {cid!r} has no checkpoint hash")
+        for (ns, cid), key in th.cps.items():
+            h = self.keys[key].value
+            if "d" in h:
+                self.check_checkpoint(t, ns, cid, key, h)
+                if cid not in idx.get(ns, {}):
+                    self.err(f"{key!r}: checkpoint not in its namespace index")
+                if cid in wo.get(ns, set()):
+                    self.err(f"{key!r}: checkpoint still in the write-only set")
+            else:
+                if cid not in wo.get(ns, set()):
+                    self.err(f"{key!r}: hash without d (writes first) not in the write-only set")
+                bad = sorted(f for f in h if not f.startswith("w:"))
+                if bad:
+                    self.err(f"{key!r}: hash without d has fields {bad}")
+            for f in h:
+                if f.startswith("w:") and (ns, cid, f[2:]) not in th.writes:
+                    self.err(f"{key!r}: field {f!r} names a writes hash that does not exist")
+        for (ns, cid, task), key in th.writes.items():
+            cpk = th.cps.get((ns, cid))
+            if cpk is None or f"w:{task}" not in self.keys[cpk].value:
+                self.err(f"{key!r}: writes hash not named by a w: field of its checkpoint")
+        for ns, key in th.blob.items():
+            self.check_blobs(t, ns, key)
+        self.check_ledger(t, th)
+        self.check_expiry(t, th)
+
+    def check_checkpoint(self, t: str, ns: str, cid: str, key: str, h: dict[str, bytes]) -> None:
+        for f in ("p", "b"):
+            if f not in h:
+                self.err(f"{key!r}: checkpoint without field {f!r}")
+        unknown = sorted(
+            f for f in h if f not in ("d", "p", "b", "h") and not f.startswith(("f:", "w:"))
+        )
+        if unknown:
+            self.err(f"{key!r}: unknown fields {unknown}")
+        if self.serde is None:
+            return
+        try:
+            skeleton, metadata = unpack_checkpoint(self.serde, h["d"])
+        except Exception as e:  # reported as a violation
+            self.err(f"{key!r}: d does not decode: {e!r}")
+            return
+        want_b = {blob_field(ch, v) for ch, v in skeleton["channel_versions"].items()}
+        if set(_split(h.get("b"))) != want_b:
+            self.err(f"{key!r}: b {_split(h.get('b'))} != channel versions {sorted(want_b)}")
+        replays = {enc(str(ch)) for ch in metadata.get("counters_since_delta_snapshot") or {}}
+        if set(_split(h.get("h"))) != replays:
+            self.err(f"{key!r}: h {_split(h.get('h'))} != replayed channels {sorted(replays)}")
+        if skeleton.get("id") is not None and enc(skeleton["id"]) != cid:
+            self.err(f"{key!r}: d holds checkpoint id {skeleton['id']!r}")
+
+    def check_blobs(self, t: str, ns: str, key: str) -> None:
+        th = self.threads[t]
+        values: dict[str, bytes] = self.keys[key].value
+        keep: set[str] = set()
+        for (n, _), cpk in th.cps.items():
+            h = self.keys[cpk].value
+            if n != ns or "d" not in h:
+                continue
+            for f in _split(h.get("b")):
+                chain: list[str] = []
+                while f is not None and f not in keep:
+                    if f in chain:
+                        self.err(f"{key!r}: delta chain loops: {chain}")
+                        break
+                    chain.append(f)
+                    keep.add(f)
+                    v = values.get(f)
+                    base = _delta_base(v) if v is not None else None
+                    if base is not None and base not in values:
+                        self.err(f"{key!r}: delta {f!r} lost its base {base!r}")
+                    f = base  # type: ignore[assignment]
+        for f in sorted(set(values) - keep):
+            self.err(f"{key!r}: field {f!r} is referenced by no live checkpoint (orphan)")
+
+    # -- ledger and cross-thread indexes ----------------------------------------------------
+
+    def ledger_of(self, t: str) -> dict[str, str]:
+        th = self.threads.get(t)
+        if th is None or th.xref is None:
+            return {}
+        return {f: _s(v) for f, v in self.keys[th.xref].value.items()}
+
+    def expected_entry(self, t: str, ns: str, cid: str) -> tuple[str, set[str]] | None:
+        """(run, value index keys) the ledger must hold for a live checkpoint, from its hash;
+        None when the metadata cannot be decoded (no serde)."""
+        h = self.keys[self.threads[t].cps[(ns, cid)]].value
+        by = set()
+        for f, v in h.items():
+            if f.startswith("f:"):
+                k = self.space.by_key(f[2:], _s(v))
+                if k is not None:
+                    by.add(k)
+        if self.serde is None:
+            return None
+        try:
+            _, metadata = unpack_checkpoint(self.serde, h["d"])
+        except Exception:  # reported by check_checkpoint
+            return None
+        run = metadata.get("run_id")
+        return ("" if run is None else enc(str(run))), by
+
+    def check_ledger(self, t: str, th: ThreadKeys) -> None:
+        if th.ns_set is None:
+            return  # a gone thread's ledger: check_thread and the index checks cover it
+        ledger = self.ledger_of(t)
+        live = self.live(t)
+        all_members = self.keys[self.all].value if self.all else {}
+        for ns, cid in sorted(live):
+            f = f"{ns}\n{cid}"
+            if f not in ledger:
+                self.err(f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} has no ledger field")
+                continue
+            run, *by = _split(ledger[f]) or [""]
+            member = f"{cid}\n{t}\n{ns}"
+            if member not in all_members:
+                self.err(f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} not in {self.p}_all")
+            if run:
+                rk = self.space.run_base + run
+                if rk not in self.keys or f"{t}\n{ns}\n{cid}" not in self.keys[rk].value:
+                    self.err(f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} not in {rk!r}")
+            for k in by:
+                if k not in self.by or member not in self.keys[k].value:
+                    self.err(f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} not in {k!r}")
+            want = self.expected_entry(t, ns, cid)
+            if want is not None:
+                if run != want[0]:
+                    self.err(
+                        f"thread {{{t}}}: ledger of {ns!r} {cid!r} names run {run!r}, its "
+                        f"metadata run {want[0]!r}"
+                    )
+                if set(by) != want[1]:
+                    self.err(
+                        f"thread {{{t}}}: ledger of {ns!r} {cid!r} names value indexes "
+                        f"{sorted(by)}, its metadata {sorted(want[1])}"
+                    )
+        for f in sorted(ledger):
+            ns, _, cid = f.partition("\n")
+            if (ns, cid) not in live:
+                self.err(
+                    f"{th.xref!r}: stale ledger field {f!r}: no live checkpoint (its index "
+                    "entries would never be removed)"
+                )
+
+    def backed(self, t: str, ns: str, cid: str) -> tuple[str, str, list[str]] | None:
+        """The ledger entry (kind, run, by) that accounts for an index entry of (t, ns, cid):
+        a live checkpoint's, or a not yet swept expired thread's."""
+        f = f"{ns}\n{cid}"
+        if (ns, cid) in self.live(t):
+            entry = self.ledger_of(t).get(f)
+            kind = "live"
+        else:
+            entry = (self.expired_ledger(t) or {}).get(f)
+            kind = "expired"
+        if entry is None:
+            return None
+        run, *by = _split(entry) or [""]
+        return kind, run, by
+
+    def check_indexes(self) -> None:
+        if self.all:
+            for m, score in self.keys[self.all].value.items():
+                parts = m.split("\n")
+                if len(parts) != 3:
+                    self.err(f"{self.all!r}: malformed member {m!r}")
+                    continue
+                cid, t, ns = parts
+                if score != 0:
+                    self.err(f"{self.all!r}: member {m!r} has score {score}, not 0")
+                if self.backed(t, ns, cid) is None:
+                    self.err(f"{self.all!r}: dangling member {m!r}: no live checkpoint")
+        for key in sorted(self.by):
+            for m in self.keys[key].value:
+                parts = m.split("\n")
+                if len(parts) != 3:
+                    self.err(f"{key!r}: malformed member {m!r}")
+                    continue
+                cid, t, ns = parts
+                b = self.backed(t, ns, cid)
+                if b is None:
+                    self.err(f"{key!r}: dangling member {m!r}: no live checkpoint")
+                elif key not in b[2]:
+                    self.err(f"{key!r}: member {m!r} is not listed in its ledger entry ({b[0]})")
+        for run, key in sorted(self.runs.items()):
+            for m in self.keys[key].value:
+                parts = m.split("\n")
+                if len(parts) != 3:
+                    self.err(f"{key!r}: malformed member {m!r}")
+                    continue
+                t, ns, cid = parts
+                b = self.backed(t, ns, cid)
+                if b is None:
+                    self.err(f"{key!r}: dangling member {m!r}: no live checkpoint")
+                elif b[1] != run:
+                    self.err(f"{key!r}: member {m!r} has run {b[1]!r} in its ledger ({b[0]})")
+
+    # -- expiry -----------------------------------------------------------------------------
+
+    def check_expiry(self, t: str, th: ThreadKeys) -> None:
+        for k in (th.xref, th.pin):
+            if k is not None and self.keys[k].expires != -1:
+                self.err(f"{k!r}: expires at {self.keys[k].expires}; it never should")
+        if th.pin is not None and self.keys[th.pin].value != "1":
+            self.err(f"{th.pin!r}: value {self.keys[th.pin].value!r}, not '1'")
+        if th.ns_set is None:
+            return
+        deadline = self.keys[th.ns_set].expires
+        for k in th.keys():
+            if k in (th.xref, th.pin):
+                continue
+            if self.keys[k].expires != deadline:
+                self.err(
+                    f"{k!r}: expires at {self.keys[k].expires}, the thread at {deadline} "
+                    f"({th.ns_set!r})"
+                )
+        if th.pin is not None and deadline != -1:
+            self.err(f"{th.pin!r}: pinned thread expires at {deadline}")
+        exp = self.keys[self.exp].value if self.exp else {}
+        if deadline != -1 and t not in exp:
+            self.err(f"thread {{{t}}} expires at {deadline} but is not in the expiry index")
+
+    def check_exp_index(self) -> None:
+        if not self.exp:
+            return
+        for t, score in self.keys[self.exp].value.items():
+            th = self.threads.get(t)
+            if th is None or th.ns_set is None:
+                if self.swept:
+                    self.err(f"{self.exp!r}: thread {t!r} is gone but still listed after a sweep")
+                continue
+            deadline = self.keys[th.ns_set].expires
+            if deadline != int(score) and (self.swept or int(score) > self.now):
+                # (before a sweep, a thread that expired and was written again may still be
+                # listed at its old deadline, which is due: the sweep corrects it)
+                self.err(f"{self.exp!r}: thread {t!r} listed at {int(score)}, expires {deadline}")
+
+    def run(self) -> list[str]:
+        self.classify()
+        for t, th in sorted(self.threads.items()):
+            self.check_thread(t, th)
+        self.check_indexes()
+        self.check_exp_index()
+        return self.errors
+
+
+def find_orphans(
+    raw: redis.Redis,
+    prefix: str = "checkpoint",
+    write_prefix: str = "checkpoint_write",
+    *,
+    swept: bool = True,
+    serde: SerializerProtocol | None = None,
+    taken: tuple[int, dict[str, Key]] | None = None,
+) -> list[str]:
+    """Every violation of the layout, one line each (empty: the key space is clean). `serde`
+    decodes the checkpoints' metadata (default JsonPlusSerializer) to check the run and value
+    indexes against it."""
+    now, keys = snapshot_at(raw) if taken is None else taken
+    serde = JsonPlusSerializer() if serde is None else serde
+    return Checker(keys, prefix, write_prefix, swept, serde, now).run()
+
+
+def assert_no_orphans(
+    raw: redis.Redis,
+    prefix: str = "checkpoint",
+    write_prefix: str = "checkpoint_write",
+    *,
+    swept: bool = True,
+    serde: SerializerProtocol | None = None,
+) -> None:
+    taken = snapshot_at(raw)
+    keys = taken[1]
+    errors = find_orphans(raw, prefix, write_prefix, swept=swept, serde=serde, taken=taken)
+    if errors:
+        listing = "\n".join(f"  - {e}" for e in errors)
+        raise AssertionError(
+            f"{len(errors)} violation(s) of the key layout in {len(keys)} keys "
+            f"(swept={swept}):\n{listing}"
+        )
