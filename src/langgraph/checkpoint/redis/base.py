@@ -39,7 +39,7 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         if redis_client is not None and redis_url:
             raise ValueError("pass either redis_url= or redis_client=, not both")
         ttl_ms, refresh = ttl_rule(ttl)
-        self.ttl_config = dict(ttl) if ttl else None
+        self.ttl_config = dict(ttl) if ttl is not None else None
         self._ops = Operations(
             KeySpace(checkpoint_prefix, checkpoint_write_prefix),
             deltas=DeltaWriter(delta_mode),
@@ -68,7 +68,7 @@ def ttl_rule(ttl: dict[str, Any] | None) -> tuple[int, bool]:
     is accepted for TTLConfig compatibility and needs nothing here: Redis expires the keys and
     the scripts clean the indexes as they go (lua/includes/sweep.lua).
     """
-    if not ttl:
+    if ttl is None:
         return 0, False
     if not isinstance(ttl, dict):
         raise TypeError(f"ttl must be a dict like {{'default_ttl': 60}}, got {type(ttl).__name__}")
