@@ -43,6 +43,9 @@ SCAN = 5000
 HISTORY_PAGE = 500
 """Ancestors visited per round trip by get_delta_channel_history (a short script per call)."""
 
+SWEEP_CALLS = 100_000
+"""A bound on sweep()'s calls (16 threads each): a bug must not turn into an endless loop."""
+
 MIN_SERVER = (6, 2)
 
 
@@ -614,7 +617,7 @@ class Operations:
         if not self.cross_thread:
             return 0
         total = 0
-        while True:
+        for _ in range(SWEEP_CALLS):
             (reply,) = yield RoundTrip(
                 [
                     Eval(
@@ -627,6 +630,10 @@ class Operations:
             total += int(reply[0])
             if not int(reply[1]):
                 return total
+        raise RuntimeError(
+            f"sweep: threads still due after {SWEEP_CALLS} calls ({total} entries removed); "
+            f"is {self.keys.exp_index!r} written by something else?"
+        )
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op[None]:
         src = self.keys.thread(source_thread_id)
