@@ -20,9 +20,9 @@
   outside KEYS and outside any one slot: like the cross-thread index itself, this script is
   for standalone servers (the savers' `cross_thread` switch; a cluster lists per shard).
   A member whose checkpoint is gone (its thread expired) is skipped and removed from the index;
-  when its whole thread is gone, the thread's other index entries go too (sweep.lua, for at
-  most 16 threads per call, to keep one call short), so list(None) never returns an expired
-  thread and cleans up behind it.
+  when its whole thread is gone, the thread's other index entries go too (sweep.lua, up to
+  2,000 ledger fields per call, to keep one call short), so list(None) never returns an
+  expired thread and cleans up behind it.
 
   Returns { rows, next }: rows = { {T, N, tuple}, ... } with tuple as in load_tuple; next = the
   upper bound to continue from, or "" when the index is exhausted.
@@ -40,7 +40,7 @@ local upper, page, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local names, expected = read_filter(7)
 local shallow = ARGV[6] == '1'
 
-local rows, scanned, swept = {}, 0, 0
+local rows, scanned, sweep_left = {}, 0, 2000
 local chunk = math.max(page, 64)
 while #rows < page and scanned < budget do
   local members = redis.call('ZREVRANGEBYLEX', KEYS[1], upper, '-', 'LIMIT', 0, chunk)
@@ -53,9 +53,8 @@ while #rows < page and scanned < budget do
     if redis.call('HEXISTS', B.cp .. ns .. ':' .. cid, 'd') == 0 then
       redis.call('ZREM', KEYS[1], m)
       redis.call('ZREM', G.all, m)
-      if swept < 16 and redis.call('EXISTS', B.ns_set) == 0 then
-        sweep_thread(G, t, 256)
-        swept = swept + 1
+      if sweep_left > 0 and redis.call('EXISTS', B.ns_set) == 0 then
+        sweep_left = sweep_left - sweep_thread(G, t, math.min(256, sweep_left))
       end
     elseif shallow and redis.call('ZREVRANGE', B.idx .. ns, 0, 0)[1] ~= cid then
       -- kept for DeltaChannel replay only
