@@ -25,16 +25,6 @@ if G.on and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', B.xref) 
 end
 local existing = 0
 for i = 7, #ARGV, 2 do
-  local ns, cid = ARGV[i], ARGV[i + 1]
-  local cpk = B.cp .. ns .. ':' .. cid
-  if redis.call('HEXISTS', cpk, 'd') == 1 then
-    existing = existing + 1
-    local stale = {'h'}
-    for _, f in ipairs(redis.call('HKEYS', cpk)) do
-      if string.sub(f, 1, 2) == 'f:' then stale[#stale + 1] = f end
-    end
-    redis.call('HDEL', cpk, unpack(stale))
-    drop_xref(B, G, ns, cid)
-  end
+  if clear_for_reput(B, G, ARGV[i], ARGV[i + 1]) then existing = existing + 1 end
 end
 return existing

@@ -65,15 +65,7 @@ if G.on and redis.call('EXISTS', B.ns_set) == 0 and redis.call('EXISTS', B.xref)
 end
 
 local created = 1
-if redis.call('HEXISTS', cp, 'd') == 1 then
-  created = 0
-  local stale = {'h'}
-  for _, f in ipairs(redis.call('HKEYS', cp)) do
-    if string.sub(f, 1, 2) == 'f:' then stale[#stale + 1] = f end
-  end
-  redis.call('HDEL', cp, unpack(stale))
-  drop_xref(B, G, ns, cid)
-end
+if clear_for_reput(B, G, ns, cid) then created = 0 end
 
 local fields = {'d', ARGV[9], 'p', ARGV[10], 'b', ARGV[11]}
 if ARGV[13] ~= '' then

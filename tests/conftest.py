@@ -25,6 +25,8 @@ import redis.asyncio as aredis
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
 
+from .facade import Facade
+
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -158,3 +160,15 @@ def raw(backend: Backend) -> Iterator[redis.Redis]:
     c = backend.sync_client()
     yield c
     c.close()
+
+
+@pytest.fixture(params=["async", "sync"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which saver a Facade test body runs on."""
+    return request.param
+
+
+@pytest.fixture
+def s(kind: str, saver: AsyncRedisSaver, sync_saver: RedisSaver) -> Facade:
+    """The set-up saver of `kind` behind the Facade."""
+    return Facade(saver if kind == "async" else sync_saver, kind)

@@ -4,7 +4,7 @@ Every capability must be detected and pass; the suite's blind spots are in test_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 from langgraph.checkpoint.conformance import checkpointer_test, validate
@@ -12,38 +12,11 @@ from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 
 from .conftest import Backend
+from .facade import SyncCalls
 
 
-class SyncAdapter(RedisSaver):
-    """Runs the suite's async calls straight through the sync methods (no thread hop), so what
-    is tested is the sync code path itself."""
-
-    async def aget_tuple(self, config: Any) -> Any:
-        return self.get_tuple(config)
-
-    async def alist(self, config: Any, **kw: Any) -> AsyncIterator[Any]:
-        for t in self.list(config, **kw):
-            yield t
-
-    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        return self.put(config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self, config: Any, writes: Any, task_id: str, task_path: str = ""
-    ) -> None:
-        self.put_writes(config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        self.delete_thread(thread_id)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self.delete_for_runs(run_ids)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self.copy_thread(source_thread_id, target_thread_id)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self.prune(thread_ids, strategy=strategy)
+class SyncAdapter(SyncCalls, RedisSaver):
+    """RedisSaver with the suite's async calls run through its sync methods."""
 
 
 def _report_text(report: Any) -> str:

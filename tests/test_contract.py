@@ -23,7 +23,6 @@ import pytest
 import redis
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_metadata
-from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.conformance.test_utils import (
     generate_checkpoint,
     generate_metadata,
@@ -37,28 +36,14 @@ from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from .conftest import Backend
-from .facade import Facade, cfg
+from .facade import Facade, cfg, new_id
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["async", "sync"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def s(kind: str, saver: AsyncRedisSaver, sync_saver: RedisSaver) -> Facade:
-    return Facade(saver if kind == "async" else sync_saver, kind)
 
 
 @pytest.fixture
 def mem() -> Facade:
     return Facade(InMemorySaver(), "sync")
-
-
-def new_id() -> str:
-    return str(uuid6(clock_seq=-1))
 
 
 async def put_one(

@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.base import empty_checkpoint
-from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
@@ -36,17 +35,12 @@ from langgraph.types import Overwrite
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg, strict
+from .facade import Facade, cfg, new_id, strict
 
 # -- savers -------------------------------------------------------------------------------------
 
 
 Ours = Facade
-
-
-@pytest.fixture(params=["async", "sync"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 async def open_saver(backend: Backend, kind: str, **kw: Any) -> Ours:
@@ -88,10 +82,6 @@ def shape(result: Any, ids: bool = True) -> Any:
             e["seed"] = entry["seed"]
         out[ch] = e
     return strict(out)
-
-
-def new_id() -> str:
-    return str(uuid6(clock_seq=-1))
 
 
 class Bump:

@@ -41,7 +41,6 @@ from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, empty_checkpoint
-from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.keys import KeySpace
@@ -53,7 +52,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg, strict
+from .facade import Facade, cfg, new_id, strict
 
 # -- driving our savers and the reference ----------------------------------------------------
 
@@ -166,10 +165,6 @@ def checkpoint(cid: str, values: dict[str, Any], versions: dict[str, str]) -> An
     return cp
 
 
-def new_id() -> str:
-    return str(uuid6(clock_seq=-1))
-
-
 def saver_kwargs(mode: str, serde: Any = None) -> dict[str, Any]:
     """ "default" is whatever the savers do when not told (it must be invisible); any other mode
     is passed as `delta_mode=`."""
@@ -204,11 +199,6 @@ async def close_pair(pair: Sequence[Ours]) -> None:
             await o.saver.aclose()
         else:
             o.saver.close()
-
-
-@pytest.fixture(params=["async", "sync"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 import redis
-from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple, empty_checkpoint
-from langgraph.checkpoint.base.id import uuid6
+from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
 from langgraph.checkpoint.redis import (
     AsyncRedisSaver,
     AsyncShallowRedisSaver,
@@ -35,7 +34,7 @@ from langgraph.checkpoint.redis import (
 from langgraph.checkpoint.redis.keys import KeySpace, enc
 
 from .conftest import Backend
-from .facade import Facade, cfg
+from .facade import Facade, cfg, checkpoint, new_id
 from .orphans import assert_no_orphans, find_orphans, snapshot
 
 KS = KeySpace()
@@ -45,24 +44,8 @@ LONG_TTL = {"default_ttl": 60}  # an hour: never expires during a test
 LONG_MS = 3_600_000
 
 
-def new_id() -> str:
-    return str(uuid6(clock_seq=-1))
-
-
 def now_ms() -> float:
     return time.time() * 1000
-
-
-def checkpoint(cid: str, values: dict[str, Any], versions: dict[str, str]) -> Any:
-    cp = empty_checkpoint()
-    cp.update(
-        id=cid,
-        ts="2024-05-01T12:00:00+00:00",
-        channel_values=dict(values),
-        channel_versions=dict(versions),
-        versions_seen={"node": dict(versions)},
-    )
-    return cp
 
 
 async def open_saver(backend: Backend, kind: str, shallow: bool = False, **kw: Any) -> Facade:
@@ -82,11 +65,6 @@ async def close_saver(x: Facade) -> None:
         await x.saver.aclose()
     else:
         x.saver.close()
-
-
-@pytest.fixture(params=["async", "sync"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 # == the checker, checked ========================================================================

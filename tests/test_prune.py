@@ -15,8 +15,7 @@ import pytest
 import redis
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
-from langgraph.checkpoint.base import CheckpointTuple, empty_checkpoint
-from langgraph.checkpoint.base.id import uuid6
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.codec import blob_field
@@ -26,38 +25,12 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg, strict
+from .facade import Facade, cfg, checkpoint, new_id, strict
 from .orphans import assert_no_orphans, snapshot
 
 KS = KeySpace()
 NS = ("", "sub:1|x")
 COUNTS = {"": 7, "sub:1|x": 3}  # checkpoints per namespace of thread "t"
-
-
-def new_id() -> str:
-    return str(uuid6(clock_seq=-1))
-
-
-@pytest.fixture(params=["async", "sync"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
-
-
-@pytest.fixture
-def s(kind: str, saver: AsyncRedisSaver, sync_saver: RedisSaver) -> Facade:
-    return Facade(saver if kind == "async" else sync_saver, kind)
-
-
-def checkpoint(cid: str, values: dict[str, Any], versions: dict[str, str]) -> Any:
-    cp = empty_checkpoint()
-    cp.update(
-        id=cid,
-        ts="2024-05-01T12:00:00+00:00",
-        channel_values=dict(values),
-        channel_versions=dict(versions),
-        versions_seen={"node": dict(versions)},
-    )
-    return cp
 
 
 async def fill(s: Facade, thread: str, counts: dict[str, int]) -> dict[str, list[str]]:

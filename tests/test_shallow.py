@@ -19,7 +19,7 @@ import operator
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -45,41 +45,13 @@ from langgraph.types import Command, Interrupt, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg
+from .facade import Facade, SyncCalls, cfg
 
 # -- 1. conformance ------------------------------------------------------------------------
 
 
-class ShallowSyncAdapter(ShallowRedisSaver):
-    """The suite's async calls go straight to the sync methods (no thread hop), so the sync
-    code path itself is what the suite tests (as test_conformance.py's SyncAdapter)."""
-
-    async def aget_tuple(self, config: Any) -> Any:
-        return self.get_tuple(config)
-
-    async def alist(self, config: Any, **kw: Any) -> AsyncIterator[Any]:
-        for t in self.list(config, **kw):
-            yield t
-
-    async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-        return self.put(config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self, config: Any, writes: Any, task_id: str, task_path: str = ""
-    ) -> None:
-        self.put_writes(config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        self.delete_thread(thread_id)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self.delete_for_runs(run_ids)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self.copy_thread(source_thread_id, target_thread_id)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self.prune(thread_ids, strategy=strategy)
+class ShallowSyncAdapter(SyncCalls, ShallowRedisSaver):
+    """ShallowRedisSaver with the suite's async calls run through its sync methods."""
 
 
 NOT_APPLICABLE: dict[tuple[str, str], str] = {

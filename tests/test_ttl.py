@@ -35,7 +35,6 @@ from typing import Annotated, Any
 import pytest
 import redis
 from langgraph.checkpoint.base import CheckpointTuple
-from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.conformance.test_utils import generate_checkpoint, generate_metadata
 from langgraph.checkpoint.redis import (
     AsyncRedisSaver,
@@ -49,7 +48,7 @@ from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg
+from .facade import Facade, cfg, new_id
 
 KS = KeySpace()
 EXP = KS.exp_index.encode()
@@ -70,11 +69,6 @@ def fresh(minutes: float) -> int:
 
 
 # -- savers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["async", "sync"])
-def kind(request: pytest.FixtureRequest) -> str:
-    return request.param
 
 
 Maker = Callable[..., Awaitable[Facade]]
@@ -114,10 +108,6 @@ def rraw(real_backend: Backend) -> Any:
 
 
 # -- data -----------------------------------------------------------------------------------
-
-
-def new_id() -> str:
-    return str(uuid6(clock_seq=-1))
 
 
 async def put_one(

@@ -7,6 +7,8 @@
 
   drop_xref(B, G, ns, cid)     C leaves checkpoint_all, its run set and its value indexes.
   drop_ledger(B, G, fields)    the same for ledger fields ("N\nC"), of checkpoints gone or going.
+  clear_for_reput(B, G, ns, cid) -> true when C exists: its filter fields, replay list and
+    index entries go, so what is written next replaces them; its writes stay.
   delete_checkpoint(B, G, ns, cid): unlinks the checkpoint hash and every writes hash named by
     its `w:<task>` fields, removes it from the namespace index, the write-only set and the
     cross-thread indexes.
@@ -35,6 +37,18 @@ local function drop_ledger(B, G, fields)
     local cut = string.find(f, '\n', 1, true)
     if cut then drop_xref(B, G, string.sub(f, 1, cut - 1), string.sub(f, cut + 1)) end
   end
+end
+
+local function clear_for_reput(B, G, ns, cid)
+  local cpk = B.cp .. ns .. ':' .. cid
+  if redis.call('HEXISTS', cpk, 'd') == 0 then return false end
+  local stale = {'h'}
+  for _, f in ipairs(redis.call('HKEYS', cpk)) do
+    if string.sub(f, 1, 2) == 'f:' then stale[#stale + 1] = f end
+  end
+  redis.call('HDEL', cpk, unpack(stale))
+  drop_xref(B, G, ns, cid)
+  return true
 end
 
 local function forget_thread(B, G)
