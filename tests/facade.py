@@ -4,12 +4,13 @@ what runs, not a thread hop)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
+from langgraph.types import Command, Interrupt, Send
 
 
 class Facade:
@@ -170,3 +171,40 @@ class SyncCalls:
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         self.prune(thread_ids, strategy=strategy)  # type: ignore[attr-defined]
+
+
+def ns_name(ns: str) -> str:
+    """'outer:<task id>|inner:<task id>' -> 'outer|inner' (task ids differ between savers)."""
+    return "|".join(part.split(":")[0] for part in ns.split("|")) if ns else ""
+
+
+def plain(x: Any) -> Any:
+    """Drop what differs between savers (interrupt ids) and make the rest comparable."""
+    if isinstance(x, Interrupt):
+        return ("Interrupt", plain(x.value))
+    if isinstance(x, Send):
+        return ("Send", x.node, plain(x.arg))
+    if isinstance(x, Command):
+        return ("Command", plain(x.resume), plain(x.update), plain(x.goto))
+    if isinstance(x, BaseException):
+        return ("Error", repr(x))
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(plain(v) for v in x)
+    return x
+
+
+def ids(tuples: Iterable[CheckpointTuple]) -> list[str]:
+    return [t.config["configurable"]["checkpoint_id"] for t in tuples]
+
+
+def refs(tuples: Iterable[CheckpointTuple]) -> list[tuple[str, str, str]]:
+    return [
+        (
+            t.config["configurable"]["thread_id"],
+            t.config["configurable"]["checkpoint_ns"],
+            t.config["configurable"]["checkpoint_id"],
+        )
+        for t in tuples
+    ]

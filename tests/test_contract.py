@@ -36,7 +36,7 @@ from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from .conftest import Backend
-from .facade import Facade, cfg, new_id
+from .facade import Facade, cfg, ids, new_id, refs
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -77,21 +77,6 @@ def norm(t: CheckpointTuple | None) -> Any:
         None if p is None else (p["thread_id"], p["checkpoint_ns"], p["checkpoint_id"]),
         [tuple(w) for w in t.pending_writes or []],
     )
-
-
-def ids(tuples: Iterable[CheckpointTuple]) -> list[str]:
-    return [t.config["configurable"]["checkpoint_id"] for t in tuples]
-
-
-def refs(tuples: Iterable[CheckpointTuple]) -> list[tuple[str, str, str]]:
-    return [
-        (
-            t.config["configurable"]["thread_id"],
-            t.config["configurable"]["checkpoint_ns"],
-            t.config["configurable"]["checkpoint_id"],
-        )
-        for t in tuples
-    ]
 
 
 def snapshot(raw: redis.Redis) -> dict[bytes, Any]:

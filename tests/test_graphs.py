@@ -24,10 +24,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, Interrupt, RetryPolicy, Send, StateSnapshot, interrupt
+from langgraph.types import Command, RetryPolicy, Send, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
+from .facade import ns_name, plain
 
 # -- driving a graph through either API ----------------------------------------------------
 
@@ -115,28 +116,6 @@ def cfg(thread_id: str, **extra: Any) -> RunnableConfig:
 
 
 # -- normalization -------------------------------------------------------------------------
-
-
-def ns_name(ns: str) -> str:
-    """'outer:<task id>|inner:<task id>' -> 'outer|inner' (task ids differ between savers)."""
-    return "|".join(part.split(":")[0] for part in ns.split("|")) if ns else ""
-
-
-def plain(x: Any) -> Any:
-    """Drop what differs between savers (interrupt ids) and make the rest comparable."""
-    if isinstance(x, Interrupt):
-        return ("Interrupt", plain(x.value))
-    if isinstance(x, Send):
-        return ("Send", x.node, plain(x.arg))
-    if isinstance(x, Command):
-        return ("Command", plain(x.resume), plain(x.update), plain(x.goto))
-    if isinstance(x, BaseException):
-        return ("Error", repr(x))
-    if isinstance(x, dict):
-        return {k: plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(plain(v) for v in x)
-    return x
 
 
 def task(t: Any) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from langgraph.types import Command, Interrupt, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, SyncCalls, cfg
+from .facade import Facade, SyncCalls, cfg, ns_name, plain
 
 # -- 1. conformance ------------------------------------------------------------------------
 
@@ -395,22 +395,6 @@ async def shallow(request: pytest.FixtureRequest, backend: Backend) -> AsyncIter
     await open_saver(s)
     yield Runner(request.param, s)
     await close_saver(s)
-
-
-def ns_name(ns: str) -> str:
-    """'outer:<task id>|inner:<task id>' -> 'outer|inner' (task ids differ between savers)."""
-    return "|".join(part.split(":")[0] for part in ns.split("|")) if ns else ""
-
-
-def plain(x: Any) -> Any:
-    """Interrupt ids differ between savers: keep the values."""
-    if isinstance(x, Interrupt):
-        return ("Interrupt", plain(x.value))
-    if isinstance(x, dict):
-        return {k: plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(plain(v) for v in x)
-    return x
 
 
 def snap(s: StateSnapshot) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from langgraph.types import Command, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg, new_id
+from .facade import Facade, cfg, new_id, refs
 
 KS = KeySpace()
 EXP = KS.exp_index.encode()
@@ -183,17 +183,6 @@ def expected_keys(f: Filled) -> set[bytes]:
 
 def threads_of(tuples: list[CheckpointTuple]) -> set[str]:
     return {t.config["configurable"]["thread_id"] for t in tuples}
-
-
-def refs(tuples: list[CheckpointTuple]) -> list[tuple[str, str, str]]:
-    return [
-        (
-            t.config["configurable"]["thread_id"],
-            t.config["configurable"]["checkpoint_ns"],
-            t.config["configurable"]["checkpoint_id"],
-        )
-        for t in tuples
-    ]
 
 
 # -- looking at the keys --------------------------------------------------------------------
