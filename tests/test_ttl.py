@@ -320,6 +320,7 @@ async def test_from_conn_string_takes_ttl_in_fractional_minutes(
         for cls in CLASSES
         for ttl in (
             {"default_ttl": SECOND, "refresh_on_read": True, "sweep_interval_minutes": 5},
+            {"default_ttl": SECOND, "omit_expired": True},  # langgraph's TTLConfig keys too
             None,
             {},
         )

@@ -58,15 +58,16 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         return Operations.next_version(current)
 
 
-TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes"}
+TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
 
 
 def ttl_rule(ttl: dict[str, Any] | None) -> tuple[int, bool]:
     """The incumbent's (and langgraph's TTLConfig) `ttl` dict as (milliseconds, refresh).
 
     `default_ttl` is in minutes (fractions allowed: 1/60 is a second). `sweep_interval_minutes`
-    is accepted for TTLConfig compatibility and needs nothing here: Redis expires the keys and
-    the scripts clean the indexes as they go (lua/includes/sweep.lua).
+    and `omit_expired` are accepted for TTLConfig compatibility and need nothing here: Redis
+    expires the keys, so nothing expired is ever returned, and the scripts clean the indexes as
+    they go (lua/includes/sweep.lua).
     """
     if ttl is None:
         return 0, False
