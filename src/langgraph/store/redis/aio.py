@@ -1,0 +1,103 @@
+"""AsyncRedisStore: the async driver of ops.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aredis
+from langgraph.checkpoint.redis.ops import Eval, RoundTrip, needs_resend, resend, wire
+from langgraph.store.base import Op, Result
+from redis.exceptions import NoScriptError
+
+from .base import BaseRedisStore
+
+
+class AsyncRedisStore(BaseRedisStore):
+    """RedisStore for asyncio: the same scripts and rules (ops.py), an async client."""
+
+    def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(redis_url, **kwargs)
+        self._client: aredis.Redis | None = self._user_client
+        self._private: aredis.Redis | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def client(self) -> aredis.Redis:
+        if self._client is None:
+            self._client = self._private = aredis.Redis.from_url(
+                self._redis_url, **self._connection_args
+            )
+        return self._client
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(
+        cls, redis_url: str, **kwargs: Any
+    ) -> AsyncIterator[AsyncRedisStore]:
+        store = cls(redis_url, **kwargs)
+        try:
+            yield store
+        finally:
+            await store.aclose()
+
+    async def aclose(self) -> None:
+        if self._private is not None:
+            await self._private.aclose()
+            self._private = self._client = None
+
+    async def setup(self) -> None:  # type: ignore[override]
+        """Loads the scripts (idempotent); the store also works without it."""
+        for s in self._ops.s.values():
+            await self.client.script_load(s.source)
+
+    asetup = setup
+
+    async def _one(self, c: Eval) -> Any:
+        try:
+            return await self.client.execute_command(*wire(c))
+        except NoScriptError:
+            return await self.client.execute_command(*resend(c))
+
+    async def _round_trip(self, rt: RoundTrip) -> list[Any]:
+        if len(rt.cmds) == 1:
+            return [await self._one(rt.cmds[0])]  # type: ignore[arg-type]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for c in rt.cmds:
+                pipe.execute_command(*wire(c))
+            replies = await pipe.execute(raise_on_error=False)
+        return [
+            await self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
+            for c, r in zip(rt.cmds, replies, strict=True)
+        ]
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        if self.loop is None:
+            self.loop = asyncio.get_running_loop()
+        ops = list(ops)
+        texts = self._texts(ops)
+        vectors = None
+        if texts:
+            assert self.embeddings is not None
+            docs = await self.embeddings.aembed_documents(list(texts))
+            vectors = self._pack_vectors(texts, docs)
+        qs = self._queries(ops)
+        embedded = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in qs))  # type: ignore[union-attr]
+        gen = self._ops.batch(ops, vectors, dict(zip(qs, embedded, strict=True)))
+        reply: list[Any] | None = None
+        try:
+            while True:
+                reply = await self._round_trip(gen.send(reply))  # type: ignore[arg-type]
+        except StopIteration as stop:
+            return stop.value
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        loop = self.loop
+        if loop is None or not loop.is_running():
+            raise asyncio.InvalidStateError(
+                "AsyncRedisStore's sync methods run only from another thread while its event "
+                "loop runs; use the a* methods, or RedisStore in sync code"
+            )
+        return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()

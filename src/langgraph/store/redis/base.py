@@ -1,0 +1,106 @@
+"""What RedisStore and AsyncRedisStore share: construction, TTL rules, and the embedding of
+what a batch puts and searches (done by the drivers, sync or async, before the round trips)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import ormsgpack
+from langgraph.checkpoint.redis.base import TTL_KEYS
+from langgraph.store.base import (
+    BaseStore,
+    IndexConfig,
+    Op,
+    PutOp,
+    SearchOp,
+    TTLConfig,
+    ensure_embeddings,
+    get_text_at_path,
+    tokenize_path,
+)
+
+from .ops import StoreOps
+
+Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
+
+
+class BaseRedisStore(BaseStore):
+    supports_ttl = True
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        redis_client: Any = None,
+        index: IndexConfig | None = None,
+        ttl: TTLConfig | None = None,
+        prefix: str = "store",
+        connection_args: dict[str, Any] | None = None,
+    ) -> None:
+        if redis_client is None and not redis_url:
+            raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
+        if redis_client is not None and redis_url:
+            raise ValueError("pass either redis_url= or redis_client=, not both")
+        if ttl is not None:
+            if not isinstance(ttl, dict):
+                raise TypeError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
+            unknown = set(ttl) - TTL_KEYS
+            if unknown:
+                raise ValueError(f"unknown ttl keys {sorted(unknown)}: use {sorted(TTL_KEYS)}")
+        self.ttl_config = ttl
+        self.index_config = dict(index) if index else None
+        self.embeddings = None
+        if self.index_config:
+            self.embeddings = ensure_embeddings(self.index_config.get("embed"))
+            self.index_config["__tokenized_fields"] = [
+                (p, tokenize_path(p)) if p != "$" else (p, p)
+                for p in (self.index_config.get("fields") or ["$"])
+            ]
+        self._ops = StoreOps(prefix)
+        self._user_client = redis_client
+        self._redis_url = redis_url
+        self._connection_args = dict(connection_args or {})
+        self._connection_args.pop("decode_responses", None)
+
+    def _texts(self, ops: list[Op]) -> Texts:
+        """The texts each put indexes, as InMemoryStore extracts them (last put of an item)."""
+        if not (self.index_config and self.embeddings):
+            return {}
+        puts = {(tuple(op.namespace), op.key): op for op in ops if isinstance(op, PutOp)}
+        out: Texts = defaultdict(list)
+        for op in puts.values():
+            if op.value is None or op.index is False:
+                continue
+            if op.index is None:
+                paths = self.index_config["__tokenized_fields"]
+            else:
+                paths = [(ix, tokenize_path(ix)) for ix in op.index]
+            for path, tokens in paths:
+                texts = get_text_at_path(op.value, tokens)
+                if len(texts) > 1:
+                    for i, text in enumerate(texts):
+                        out[text].append((tuple(op.namespace), op.key, f"{path}.{i}"))
+                elif texts:
+                    out[texts[0]].append((tuple(op.namespace), op.key, path))
+        return out
+
+    @staticmethod
+    def _pack_vectors(texts: Texts, embeddings: list[list[float]]) -> dict[Any, bytes]:
+        import numpy as np
+
+        where = [w for ws in texts.values() for w in ws]
+        if len(where) != len(embeddings):
+            raise ValueError(
+                f"{len(embeddings)} embeddings for {len(where)} texts: the embed function "
+                "must return one vector per text"
+            )
+        by_item: dict[Any, dict[str, bytes]] = defaultdict(dict)
+        for vec, (ns, key, path) in zip(embeddings, where, strict=True):
+            by_item[(ns, key)][path] = np.asarray(vec, dtype=np.float32).tobytes()
+        return {k: ormsgpack.packb(v) for k, v in by_item.items()}
+
+    def _queries(self, ops: list[Op]) -> list[str]:
+        if not (self.index_config and self.embeddings):
+            return []
+        return sorted({op.query for op in ops if isinstance(op, SearchOp) and op.query})

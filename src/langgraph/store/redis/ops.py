@@ -1,0 +1,322 @@
+"""Every rule of the stores, free of I/O (as the checkpointer's ops.py): a batch is a generator
+that yields round trips and returns the results.
+
+A batch runs as InMemoryStore runs it: every read (get, search, list_namespaces) sees the store
+as it was before the batch's puts, and of several puts of one item the last wins. So a batch is
+at most two round trips: the reads, pipelined, then the puts, pipelined (each put one atomic
+script call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import ormsgpack
+from langgraph.checkpoint.redis import scripts
+from langgraph.checkpoint.redis.keys import dec, enc
+from langgraph.checkpoint.redis.ops import Eval, RoundTrip
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.store.base import (
+    GetOp,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+)
+from langgraph.store.memory import _compare_values, _does_match
+
+Batch = Generator[RoundTrip, list[Any], list[Result]]
+
+
+def ns_key(namespace: Sequence[str]) -> str:
+    """A namespace as it appears in keys: each label encoded (so ":" cannot occur in one),
+    joined by ":"."""
+    return ":".join(enc(label) for label in namespace)
+
+
+def ns_of(encoded: str) -> tuple[str, ...]:
+    return tuple(dec(label) for label in encoded.split(":"))
+
+
+def _str(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
+def _time(ms: Any) -> datetime:
+    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)
+
+
+@dataclass
+class StoreOps:
+    prefix: str = "store"
+    serde: SerializerProtocol = field(default_factory=JsonPlusSerializer)
+    default_ttl_ms: int = 0
+
+    def __post_init__(self) -> None:
+        self.s = scripts.load()
+
+    # -- keys ------------------------------------------------------------------------
+
+    def item_key(self, nse: str, key: str) -> str:
+        return f"{self.prefix}:{{{nse}}}:{enc(key)}"
+
+    @property
+    def ns_index(self) -> str:
+        return f"{self.prefix}_ns"
+
+    @property
+    def ns_order(self) -> str:
+        return f"{self.prefix}_nsseq"
+
+    # -- values ----------------------------------------------------------------------
+
+    def pack(self, value: dict[str, Any]) -> bytes:
+        return ormsgpack.packb(list(self.serde.dumps_typed(value)))
+
+    def unpack(self, data: bytes) -> dict[str, Any]:
+        vtype, vbytes = ormsgpack.unpackb(data)
+        return self.serde.loads_typed((vtype, vbytes))
+
+    # -- a batch ---------------------------------------------------------------------
+
+    def batch(
+        self,
+        ops: Iterable[Op],
+        vectors: dict[tuple[tuple[str, ...], str], bytes] | None = None,
+        queries: dict[str, Any] | None = None,
+    ) -> Batch:
+        """`vectors`: the packed embeddings of the puts that have them; `queries`: the query
+        embeddings of the searches (the drivers embed, sync or async, before calling)."""
+        ops = list(ops)
+        results: list[Result] = [None] * len(ops)
+        reads: list[tuple[int, Op, Eval]] = []
+        puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        for i, op in enumerate(ops):
+            if isinstance(op, GetOp):
+                reads.append(
+                    (
+                        i,
+                        op,
+                        Eval(
+                            self.s["store_get"],
+                            [self.item_key(ns_key(op.namespace), op.key)],
+                            ["1" if op.refresh_ttl else "0"],
+                        ),
+                    )
+                )
+            elif isinstance(op, SearchOp):
+                scored = bool(op.query) and queries is not None and op.query in queries
+                reads.append(
+                    (
+                        i,
+                        op,
+                        Eval(
+                            self.s["store_search"],
+                            [self.ns_index],
+                            [
+                                self.prefix,
+                                ns_key(op.namespace_prefix) if op.namespace_prefix else "",
+                                "1" if op.refresh_ttl else "0",
+                                "1" if scored else "0",
+                                self.ns_order,
+                                *prefilter(op.filter),
+                            ],
+                        ),
+                    )
+                )
+            elif isinstance(op, ListNamespacesOp):
+                reads.append(
+                    (
+                        i,
+                        op,
+                        Eval(
+                            self.s["store_namespaces"],
+                            [self.ns_index],
+                            [self.prefix, self.ns_order],
+                        ),
+                    )
+                )
+            elif isinstance(op, PutOp):
+                puts[(tuple(op.namespace), op.key)] = op
+            else:
+                raise ValueError(f"Unknown operation type: {type(op)}")
+        if reads:
+            replies = yield RoundTrip([e for _, _, e in reads])
+            for (i, op, _), reply in zip(reads, replies, strict=True):
+                if isinstance(op, GetOp):
+                    results[i] = self._item(op.namespace, op.key, reply)
+                elif isinstance(op, SearchOp):
+                    results[i] = self._search(op, reply, (queries or {}).get(op.query or ""))
+                else:
+                    assert isinstance(op, ListNamespacesOp)
+                    results[i] = self._namespaces(op, reply)
+        if puts:
+            cmds = []
+            for (namespace, key), op in puts.items():
+                nse = ns_key(namespace)
+                ttl = op.ttl
+                ttl_ms = round(ttl * 60_000) if ttl else 0
+                cmds.append(
+                    Eval(
+                        self.s["store_put"],
+                        [
+                            self.item_key(nse, key),
+                            f"{self.prefix}_keys:{{{nse}}}",
+                            self.ns_index,
+                        ],
+                        [
+                            nse,
+                            enc(key),
+                            "" if op.value is None else self.pack(op.value),
+                            ttl_ms,
+                            (vectors or {}).get((namespace, key), b""),
+                            f"{self.prefix}_seq",
+                            self.ns_order,
+                        ],
+                    )
+                )
+            yield RoundTrip(cmds)
+        return results
+
+    # -- results ---------------------------------------------------------------------
+
+    def _item(self, namespace: tuple[str, ...], key: str, reply: Any) -> Item | None:
+        if reply is None:
+            return None
+        v, c, u = reply
+        return Item(
+            value=self.unpack(v),
+            key=key,
+            namespace=tuple(namespace),
+            created_at=_time(c),
+            updated_at=_time(u),
+        )
+
+    def _search(self, op: SearchOp, rows: list[Any], query: Any) -> list[SearchItem]:
+        rows = sorted(rows, key=lambda r: (int(r[1]), float(r[3])))
+        candidates: list[tuple[SearchItem, dict[str, Any]]] = []
+        for nse, _, k, _, v, c, u, e in rows:
+            value = self.unpack(v)
+            if op.filter and not all(
+                _compare_values(value.get(fk), fv) for fk, fv in op.filter.items()
+            ):
+                continue
+            item = SearchItem(
+                namespace=ns_of(_str(nse)),
+                key=dec(_str(k)),
+                value=value,
+                created_at=_time(c),
+                updated_at=_time(u),
+            )
+            candidates.append((item, ormsgpack.unpackb(e) if e else {}))
+        if query is None:
+            return [item for item, _ in candidates[op.offset : op.offset + op.limit]]
+        return _rank(query, candidates, op.offset, op.limit)
+
+    @staticmethod
+    def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
+        namespaces = [ns_of(_str(n)) for n in reply]
+        if op.match_conditions:
+            namespaces = [
+                ns for ns in namespaces if all(_does_match(c, ns) for c in op.match_conditions)
+            ]
+        if op.max_depth is not None:
+            namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
+        else:
+            namespaces = sorted(namespaces)
+        return namespaces[op.offset : op.offset + op.limit]
+
+
+_OPS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+_EXACT = 2**53
+
+
+def _operand(x: Any) -> str | None:
+    """A filter operand the Lua prefilter can judge: strings, and numbers a double holds
+    exactly; booleans, None and containers are left to the client."""
+    if isinstance(x, str):
+        return "s" + x
+    if isinstance(x, int | float) and not isinstance(x, bool) and abs(x) < _EXACT:
+        return "n" + repr(float(x)) if isinstance(x, float) else "n" + str(x)
+    return None
+
+
+def prefilter(filter: dict[str, Any] | None) -> list[str]:
+    """The top-level scalar conditions of a search filter as store_search-1.lua's triples; the
+    client re-checks every item with InMemoryStore's comparison, so this only has to be safe."""
+    out: list[str] = []
+    for key, cond in (filter or {}).items():
+        if isinstance(cond, dict) and cond and all(k in _OPS for k in cond):
+            pairs = [(_OPS[k], v) for k, v in cond.items()]
+        elif isinstance(cond, dict):
+            continue
+        else:
+            pairs = [("eq", cond)]
+        for op, value in pairs:
+            if (operand := _operand(value)) is not None:
+                out += [op, key, operand]
+    return out
+
+
+def _rank(
+    query: Any, candidates: list[tuple[SearchItem, dict[str, Any]]], offset: int, limit: int
+) -> list[SearchItem]:
+    """Exact cosine similarity, as InMemoryStore ranks: each stored vector of an item scores
+    it, the best counts, items without vectors follow unscored."""
+    import numpy as np
+
+    flat: list[SearchItem] = []
+    vecs: list[Any] = []
+    scoreless: list[SearchItem] = []
+    for item, by_path in candidates:
+        for raw in by_path.values():
+            flat.append(item)
+            vecs.append(np.frombuffer(raw, dtype=np.float32))
+        if not by_path:
+            scoreless.append(item)
+    scores: list[float] = []
+    if vecs:
+        q = np.asarray(query, dtype=np.float64)
+        m = np.vstack(vecs).astype(np.float64)
+        norms = np.linalg.norm(m, axis=1)
+        qn = np.linalg.norm(q)
+        sims = np.zeros(len(vecs))
+        ok = norms != 0
+        if qn:
+            sims[ok] = m[ok] @ q / (norms[ok] * qn)
+        scores = sims.tolist()
+    ranked = sorted(zip(scores, flat, strict=True), key=lambda x: x[0], reverse=True)
+    seen: set[tuple[tuple[str, ...], str]] = set()
+    kept: list[SearchItem] = []
+    for score, item in ranked:
+        ident = (item.namespace, item.key)
+        if ident in seen:
+            continue
+        ix = len(seen)
+        seen.add(ident)
+        if ix >= offset + limit:
+            break
+        if ix < offset:
+            continue
+        kept.append(_scored(item, score))
+    if scoreless and len(kept) < limit:
+        kept.extend(scoreless[: limit - len(kept)])
+    return kept
+
+
+def _scored(item: SearchItem, score: float) -> SearchItem:
+    return SearchItem(
+        namespace=item.namespace,
+        key=item.key,
+        value=item.value,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        score=float(score),
+    )

@@ -1,0 +1,86 @@
+"""RedisStore: the sync driver of ops.py (see AsyncRedisStore for the async one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from langgraph.checkpoint.redis.ops import Eval, RoundTrip, needs_resend, resend, wire
+from langgraph.store.base import Op, Result
+from redis.exceptions import NoScriptError
+
+from .base import BaseRedisStore
+
+
+class RedisStore(BaseRedisStore):
+    """Long-term memory on any Redis 6.2+: one Lua script per put, a get or search in one round
+    trip, no modules. Same import path as langgraph-checkpoint-redis's RedisStore."""
+
+    def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(redis_url, **kwargs)
+        self._private: redis.Redis | None = None
+        if self._user_client is None:
+            self._private = redis.Redis.from_url(self._redis_url, **self._connection_args)
+            self.client: redis.Redis = self._private
+        else:
+            self.client = self._user_client
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, redis_url: str, **kwargs: Any) -> Iterator[RedisStore]:
+        store = cls(redis_url, **kwargs)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def close(self) -> None:
+        if self._private is not None:
+            self._private.close()
+            self._private = None
+
+    def setup(self) -> None:
+        """Loads the scripts (idempotent); the store also works without it."""
+        for s in self._ops.s.values():
+            self.client.script_load(s.source)
+
+    def _one(self, c: Eval) -> Any:
+        try:
+            return self.client.execute_command(*wire(c))
+        except NoScriptError:
+            return self.client.execute_command(*resend(c))
+
+    def _round_trip(self, rt: RoundTrip) -> list[Any]:
+        if len(rt.cmds) == 1:
+            return [self._one(rt.cmds[0])]  # type: ignore[arg-type]
+        with self.client.pipeline(transaction=False) as pipe:
+            for c in rt.cmds:
+                pipe.execute_command(*wire(c))
+            replies = pipe.execute(raise_on_error=False)
+        return [
+            self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
+            for c, r in zip(rt.cmds, replies, strict=True)
+        ]
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        texts = self._texts(ops)
+        vectors = None
+        if texts:
+            assert self.embeddings is not None
+            vectors = self._pack_vectors(texts, self.embeddings.embed_documents(list(texts)))
+        queries = {q: self.embeddings.embed_query(q) for q in self._queries(ops)}  # type: ignore[union-attr]
+        gen = self._ops.batch(ops, vectors, queries)
+        reply: list[Any] | None = None
+        try:
+            while True:
+                reply = self._round_trip(gen.send(reply))  # type: ignore[arg-type]
+        except StopIteration as stop:
+            return stop.value
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        import asyncio
+
+        return await asyncio.to_thread(self.batch, list(ops))
