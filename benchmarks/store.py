@@ -1,0 +1,649 @@
+"""Store benchmark: RedisStore (ours, plain Redis + Lua) beside the incumbent and InMemoryStore.
+
+    .venv/bin/python benchmarks/store.py [--quick] [--runs 3]
+    .venv/bin/python benchmarks/store.py --report      # re-render store.md from the JSON
+
+Starts one fresh Redis Stack 7.4 server on a free port (../shared/anchor/redis-stack.sh; the
+incumbent needs its modules) and the incumbent's venv (../shared/anchor/anchor-venv.sh: its
+package, langgraph-checkpoint-redis 0.5.2, has our import path, langgraph.store.redis, so it
+runs in its own interpreter). Each run measures, each in a worker process of this same file
+(`--worker`), on that one server: the incumbent's RedisStore (sync), our RedisStore (sync), our
+AsyncRedisStore (through its a* methods), and langgraph's InMemoryStore (no server). Every
+section of a Redis store starts with a FLUSHALL and a fresh store with setup() (the incumbent's
+setup() makes its RediSearch indexes again). Ratios are ours (sync) ÷ incumbent and ours (sync)
+÷ InMemoryStore within one run; the report gives the median over --runs of each ratio and of
+each absolute number. All calls are sequential, one client.
+
+Sections (--quick / full):
+  put       500 / 2,000 sequential put()s of ~200-byte JSON values into 10 namespaces
+            ("put", "ns0".."ns9"): puts/s.
+  get       as many sequential get()s of those items, in a shuffled order: gets/s, and the
+            fraction of gets that returned the item with the value put.
+  search    2,000 / 10,000 items under the prefix ("ns",) (10 sub-namespaces), loaded with
+            batch() of PutOps (the load rate is reported too); then 50 / 200 times
+            search(("ns",), filter={"kind": "a", "n": {"$gt": 50}}, limit=10): searches/s,
+            how many items came back, whether all of them match the filter, and whether the
+            (namespace, key) list equals InMemoryStore's (in order, and as a set).
+  vector    2,000 / 10,000 items in ("docs",) with index={"dims": 64, "embed": embed,
+            "fields": ["text"]}, where embed() (below) is a deterministic unit vector seeded
+            by a hash of the text; then 50 / 200 searches(("docs",), query=..., limit=10) with
+            distinct queries: searches/s and the mean overlap of each top 10 with
+            InMemoryStore's (exact cosine, brute force).
+  list_ns   100 namespaces ("lns", "n000".."n099"), one item each; 200 / 1,000 calls of
+            list_namespaces(limit=100): calls/s, and how many of the 100 came back.
+Also, once per run, a probe of the incumbent's AsyncRedisStore (aput then aget), its error text
+if it fails.
+
+Results: benchmarks/results/store.json (the runs of the last quick and the last full run, under
+"quick" and "full") and benchmarks/results/store.md (both, rendered). A store that fails
+on a section gets the error text in the report instead of a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import hashlib
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from lifecycle import ANCHOR, RESULTS, ROOT, code_version, err_text, fmt, fmt_ratio, sh
+
+SECTIONS = ("put", "get", "search", "vector", "list_ns")
+STORES = ("ours", "ours_async", "incumbent", "memory")
+LABEL = {
+    "ours": "ours (sync)",
+    "ours_async": "ours (async)",
+    "incumbent": "incumbent (sync)",
+    "memory": "InMemoryStore",
+}
+DIMS = 64
+FILTER = {"kind": "a", "n": {"$gt": 50}}
+N_NS = 10
+LIST_NS = 100
+
+
+def sizes(quick: bool) -> dict[str, int]:
+    return {
+        "puts": 500 if quick else 2000,
+        "items": 2000 if quick else 10000,
+        "searches": 50 if quick else 200,
+        "list_calls": 200 if quick else 1000,
+    }
+
+
+def embed(texts: list[str]) -> list[list[float]]:
+    """Deterministic embeddings: a unit vector from a generator seeded by the text's hash."""
+    import numpy as np
+
+    out = []
+    for t in texts:
+        seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")
+        v = np.random.default_rng(seed).standard_normal(DIMS)
+        out.append((v / np.linalg.norm(v)).tolist())
+    return out
+
+
+def value(i: int) -> dict[str, Any]:
+    """A ~200-byte JSON value; kind cycles a/b/c, n cycles 0..99."""
+    return {
+        "kind": "abc"[i % 3],
+        "n": i % 100,
+        "text": f"item {i} " + "lorem ipsum dolor sit amet " * 3,
+        "tags": [f"t{i % 7}", f"t{i % 11}"],
+        "meta": {"source": "bench", "rank": i},
+    }
+
+
+def doc(i: int) -> dict[str, Any]:
+    return {"text": f"document {i} about topic {i % 37}", "i": i}
+
+
+def matches(v: dict[str, Any]) -> bool:
+    return v.get("kind") == "a" and isinstance(v.get("n"), int) and v["n"] > 50
+
+
+# -- worker: runs inside one store's interpreter ----------------------------------------------
+
+
+class Runner:
+    """One store kind: makes fresh stores and calls their sync or async methods."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind, self.url = kind, url
+        self.is_async = kind == "ours_async"
+
+    def flush(self) -> None:
+        if self.kind == "memory":
+            return
+        import redis
+
+        r = redis.Redis.from_url(self.url)
+        r.flushall()
+        r.close()
+
+    async def open(self, index: dict | None = None) -> Any:
+        self.flush()
+        kw = {"index": index} if index else {}
+        if self.kind == "memory":
+            from langgraph.store.memory import InMemoryStore
+
+            self.cm = None
+            return InMemoryStore(**kw)
+        if self.is_async:
+            from langgraph.store.redis import AsyncRedisStore
+
+            self.cm = AsyncRedisStore.from_conn_string(self.url, **kw)
+            store = await self.cm.__aenter__()
+            await store.setup()
+            return store
+        from langgraph.store.redis import RedisStore
+
+        self.cm = RedisStore.from_conn_string(self.url, **kw)
+        store = self.cm.__enter__()
+        store.setup()
+        return store
+
+    async def close(self) -> None:
+        if self.cm is None:
+            return
+        if self.is_async:
+            await self.cm.__aexit__(None, None, None)
+        else:
+            self.cm.__exit__(None, None, None)
+        self.cm = None
+
+    def fn(self, store: Any, name: str) -> Callable:
+        return getattr(store, "a" + name if self.is_async else name)
+
+    async def timed(self, f: Callable, calls: list[tuple[tuple, dict]]) -> tuple[float, list]:
+        gc.collect()
+        t0 = time.perf_counter()
+        if self.is_async:
+            out = [await f(*a, **k) for a, k in calls]
+        else:
+            out = [f(*a, **k) for a, k in calls]
+        return time.perf_counter() - t0, out
+
+    async def load(self, store: Any, items: list[tuple[tuple, str, dict]]) -> float:
+        from langgraph.store.base import PutOp
+
+        f = self.fn(store, "batch")
+        t0 = time.perf_counter()
+        for j in range(0, len(items), 500):
+            ops = [PutOp(ns, k, v) for ns, k, v in items[j : j + 500]]
+            if self.is_async:
+                await f(ops)
+            else:
+                f(ops)
+        return time.perf_counter() - t0
+
+
+def keys_of(results: list) -> list[list[str]]:
+    return [["/".join(it.namespace) + ":" + it.key for it in res] for res in results]
+
+
+async def sec_put_get(rn: Runner, quick: bool, res: dict) -> None:
+    n = sizes(quick)["puts"]
+    items = [(("put", f"ns{i % N_NS}"), f"k{i}", value(i)) for i in range(n)]
+    res["put"] = put = {"n": n, "value_bytes": len(json.dumps(items[0][2]))}
+    store = await rn.open()
+    try:
+        try:
+            await rn.timed(rn.fn(store, "put"), [((("warm",), "w", {"x": 1}), {})])  # warm-up
+            await rn.timed(rn.fn(store, "get"), [((("warm",), "w"), {})])
+            s, _ = await rn.timed(rn.fn(store, "put"), [(it, {}) for it in items])
+            put["per_s"] = n / s
+        except Exception as e:
+            put["error"] = err_text(e)
+            put["traceback"] = traceback.format_exc()[-1500:]
+            res["get"] = {"error": "skipped: put failed"}
+            return
+        order = list(range(n))
+        random.Random(7).shuffle(order)
+        res["get"] = get = {"n": n}
+        try:
+            calls = [((items[i][0], items[i][1]), {}) for i in order]
+            s, got = await rn.timed(rn.fn(store, "get"), calls)
+            get["per_s"] = n / s
+            ok = sum(g is not None and g.value == items[i][2] for g, i in zip(got, order))
+            get["found"] = sum(g is not None for g in got)
+            get["correct"] = ok
+            get["correct_frac"] = ok / n
+        except Exception as e:
+            get["error"] = err_text(e)
+            get["traceback"] = traceback.format_exc()[-1500:]
+    finally:
+        await rn.close()
+
+
+async def sec_search(rn: Runner, quick: bool, res: dict) -> None:
+    sz = sizes(quick)
+    n, q = sz["items"], sz["searches"]
+    items = [(("ns", f"sub{i % N_NS}"), f"k{i}", value(i)) for i in range(n)]
+    res["search"] = out = {
+        "items": n,
+        "searches": q,
+        "matching": sum(matches(v) for *_, v in items),
+    }
+    store = await rn.open()
+    try:
+        s = await rn.load(store, items)
+        out["load_per_s"] = n / s
+        calls = [((("ns",),), {"filter": FILTER, "limit": 10})] * q
+        s, got = await rn.timed(rn.fn(store, "search"), calls)
+        out["per_s"] = q / s
+        out["returned"] = len(got[0])
+        out["all_match"] = all(matches(it.value) for r in got for it in r)
+        out["stable"] = all(k == keys_of(got[:1])[0] for k in keys_of(got))
+        out["keys"] = keys_of(got[:1])[0]
+    except Exception as e:
+        out["error"] = err_text(e)
+        out["traceback"] = traceback.format_exc()[-1500:]
+    finally:
+        await rn.close()
+
+
+async def sec_vector(rn: Runner, quick: bool, res: dict) -> None:
+    sz = sizes(quick)
+    n, q = sz["items"], sz["searches"]
+    items = [(("docs",), f"d{i}", doc(i)) for i in range(n)]
+    res["vector"] = out = {"items": n, "searches": q}
+    index = {"dims": DIMS, "embed": embed, "fields": ["text"]}
+    store = await rn.open(index)
+    try:
+        s = await rn.load(store, items)
+        out["load_per_s"] = n / s
+        calls = [((("docs",),), {"query": f"question number {j}", "limit": 10}) for j in range(q)]
+        s, got = await rn.timed(rn.fn(store, "search"), calls)
+        out["per_s"] = q / s
+        out["returned_mean"] = statistics.fmean(len(r) for r in got)
+        out["keys"] = keys_of(got)
+    except Exception as e:
+        out["error"] = err_text(e)
+        out["traceback"] = traceback.format_exc()[-1500:]
+    finally:
+        await rn.close()
+
+
+async def sec_list_ns(rn: Runner, quick: bool, res: dict) -> None:
+    c = sizes(quick)["list_calls"]
+    items = [(("lns", f"n{i:03d}"), "k", value(i)) for i in range(LIST_NS)]
+    res["list_ns"] = out = {"namespaces": LIST_NS, "calls": c}
+    store = await rn.open()
+    try:
+        await rn.load(store, items)
+        s, got = await rn.timed(rn.fn(store, "list_namespaces"), [((), {"limit": 100})] * c)
+        out["per_s"] = c / s
+        want = {ns for ns, _, _ in items}
+        out["returned"] = len(got[0])
+        out["expected_found"] = len(want & {tuple(x) for x in got[0]})
+    except Exception as e:
+        out["error"] = err_text(e)
+        out["traceback"] = traceback.format_exc()[-1500:]
+    finally:
+        await rn.close()
+
+
+async def probe_incumbent_async(url: str, res: dict) -> None:
+    """One aput + aget through the incumbent's AsyncRedisStore: works, or its error."""
+    from langgraph.store.redis import AsyncRedisStore
+
+    out: dict[str, Any] = {}
+    res["async_probe"] = out
+    try:
+        async with AsyncRedisStore.from_conn_string(url) as store:
+            await store.setup()
+            await store.aput(("probe",), "k", {"x": 1})
+            got = await store.aget(("probe",), "k")
+            out["aget_found"] = got is not None
+    except Exception as e:
+        out["error"] = err_text(e)
+
+
+async def worker(a: argparse.Namespace) -> None:
+    rn = Runner(a.store, a.url)
+    res: dict[str, Any] = {"store": a.store, "secs": {}}
+    for name, f in (
+        ("put", sec_put_get),
+        ("search", sec_search),
+        ("vector", sec_vector),
+        ("list_ns", sec_list_ns),
+    ):
+        t = time.perf_counter()
+        try:
+            await f(rn, a.quick, res)
+        except Exception as e:
+            res.setdefault(name, {})["error"] = err_text(e)
+            res[name]["traceback"] = traceback.format_exc()[-1500:]
+        res["secs"][name] = round(time.perf_counter() - t, 2)
+        gc.collect()
+    if a.store == "incumbent":
+        await probe_incumbent_async(a.url, res)
+    print(json.dumps(res), flush=True)
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def server_name(url: str) -> str:
+    import redis
+
+    r = redis.Redis.from_url(url)
+    try:
+        version = r.info("server")["redis_version"]
+        mods = ", ".join(
+            f"{m[b'name'].decode()} {m[b'ver']}" for m in r.execute_command("MODULE", "LIST")
+        )
+    finally:
+        r.close()
+    return f"Redis {version} (Redis Stack: {mods}), loopback, one server for all Redis stores"
+
+
+def run_worker(python: str, store: str, url: str, quick: bool) -> dict[str, Any]:
+    cmd = [python, str(Path(__file__).resolve()), "--worker", "--store", store, "--url", url]
+    out = subprocess.run(cmd + (["--quick"] if quick else []), capture_output=True, text=True)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if out.returncode or not lines:
+        return {"store": store, "worker_error": (out.stderr or out.stdout)[-2000:]}
+    return json.loads(lines[-1])
+
+
+def compare(run: dict[str, dict]) -> None:
+    """Against InMemoryStore of the same run: filter-search equality, vector top-10 overlap.
+    Drops the raw key lists afterwards."""
+    mem = run.get("memory", {})
+    mkeys = (mem.get("search") or {}).get("keys")
+    vkeys = (mem.get("vector") or {}).get("keys")
+    for r in run.values():
+        s, v = r.get("search") or {}, r.get("vector") or {}
+        if mkeys is not None and "keys" in s:
+            s["equal_memory_ordered"] = s["keys"] == mkeys
+            s["equal_memory_set"] = set(s["keys"]) == set(mkeys)
+        if vkeys is not None and "keys" in v:
+            ov = [
+                len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(v["keys"], vkeys, strict=True)
+            ]
+            v["overlap_memory"] = statistics.fmean(ov)
+            v["overlap_memory_min"] = min(ov)
+    for r in run.values():
+        (r.get("vector") or {}).pop("keys", None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--report", action="store_true", help="re-render store.md only")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--store", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        asyncio.run(worker(a))
+        return
+    path = RESULTS / "store.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if a.report:
+        render(data)
+        return
+    sys.path.insert(0, str(ROOT / "src"))
+    from langgraph.checkpoint.redis.embedded import free_port
+
+    t0 = time.perf_counter()
+    load_start = os.getloadavg()
+    port = str(free_port())
+    runs: list[dict[str, dict]] = []
+    try:
+        url = sh(["bash", str(ANCHOR / "redis-stack.sh"), "start", port])
+        incumbent_py = sh(["bash", str(ANCHOR / "anchor-venv.sh")]) + "/bin/python"
+        server = server_name(url)
+        code = code_version()
+        for i in range(a.runs):
+            run: dict[str, dict] = {}
+            for s in STORES:
+                t = time.perf_counter()
+                py = incumbent_py if s == "incumbent" else sys.executable
+                run[s] = run_worker(py, s, url, a.quick)
+                print(f"run {i + 1}/{a.runs} {s}: {time.perf_counter() - t:.1f} s", flush=True)
+            compare(run)
+            runs.append(run)
+    finally:
+        sh(["bash", str(ANCHOR / "redis-stack.sh"), "stop", port])
+    mode = "quick" if a.quick else "full"
+    command = ".venv/bin/python benchmarks/store.py" + (" --quick" if a.quick else "")
+    if a.runs != 3:
+        command += f" --runs {a.runs}"
+    data[mode] = {
+        "command": command,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "server": server,
+        "code": [code, code_version()],
+        "runs_n": a.runs,
+        "sizes": sizes(a.quick),
+        "wall_s": time.perf_counter() - t0,
+        "cpus": os.cpu_count(),
+        "load_avg": [load_start, os.getloadavg()],
+        "runs": runs,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+    print(render(data))
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def dig(r: Any, p: str) -> Any:
+    for part in p.split("."):
+        if not isinstance(r, dict) or part not in r:
+            return None
+        r = r[part]
+    return r
+
+
+def num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+class Mode:
+    def __init__(self, d: dict) -> None:
+        self.d = d
+        self.runs: list[dict[str, dict]] = d["runs"]
+
+    def vals(self, store: str, p: str) -> list[Any]:
+        return [dig(r.get(store), p) for r in self.runs]
+
+    def med(self, store: str, p: str) -> float | None:
+        xs = [x for x in self.vals(store, p) if num(x)]
+        return statistics.median(xs) if xs else None
+
+    def ratio(self, a: str, b: str, p: str) -> float | None:
+        rs = []
+        for x, y in zip(self.vals(a, p), self.vals(b, p), strict=True):
+            if num(x) and num(y) and y > 0:
+                rs.append(x / y)
+        return statistics.median(rs) if rs else None
+
+    def cell(self, store: str, p: str, f: Callable) -> str:
+        """The median, or the error of the section when no run has a number."""
+        m = self.med(store, p)
+        if m is not None:
+            return f(m)
+        sec = p.split(".")[0]
+        errs = {dig(r.get(store), sec + ".error") for r in self.runs} - {None}
+        werr = {dig(r.get(store), "worker_error") for r in self.runs} - {None}
+        if werr:
+            return "worker failed"
+        return "error (below)" if errs else "-"
+
+    def bools(self, store: str, p: str) -> str:
+        xs = self.vals(store, p)
+        got = [x for x in xs if isinstance(x, bool)]
+        if not got:
+            return self.cell(store, p, fmt)
+        return f"{sum(got)}/{len(got)} runs" if not all(got) else "yes"
+
+    def errors(self) -> list[str]:
+        out = []
+        for store in STORES:
+            seen = set()
+            for r in self.runs:
+                rs = r.get(store) or {}
+                if "worker_error" in rs:
+                    seen.add(("worker", rs["worker_error"].strip().splitlines()[-1]))
+                for sec in (*SECTIONS, "async_probe"):
+                    e = dig(rs, sec + ".error")
+                    if e:
+                        seen.add((sec, e))
+            out += [f"- {LABEL[store]}, {sec}: `{e}`" for sec, e in sorted(seen)]
+        return out
+
+
+def rate_table(m: Mode, rows: list[tuple[str, str]]) -> list[str]:
+    out = [
+        "| | ours (sync) | ours (async) | incumbent | InMemoryStore "
+        "| ours ÷ incumbent | ours ÷ InMemoryStore |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, p in rows:
+        cells = [m.cell(s, p, fmt) for s in STORES]
+        out.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + f" | {fmt_ratio(m.ratio('ours', 'incumbent', p))}"
+            + f" | {fmt_ratio(m.ratio('ours', 'memory', p))} |"
+        )
+    return out
+
+
+def check_table(m: Mode, rows: list[tuple[str, str, Callable | None]]) -> list[str]:
+    out = [
+        "| correctness | ours (sync) | ours (async) | incumbent | InMemoryStore |",
+        "|---|---|---|---|---|",
+    ]
+    for label, p, f in rows:
+        cells = [m.bools(s, p) if f is None else m.cell(s, p, f) for s in STORES]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def render(data: dict) -> str:
+    lines = [
+        "# Store: RedisStore on plain Redis + Lua, beside the incumbent and InMemoryStore",
+        "",
+        "Ours (`langgraph.store.redis` of this project) beside the incumbent "
+        "(`langgraph-checkpoint-redis` 0.5.2's RediSearch-based RedisStore) and langgraph's "
+        "InMemoryStore, on one fresh Redis Stack server, flushed before each section of each "
+        "store. Sequential calls, one client. Rates are per second (higher is better); each "
+        "cell is the median over the runs; each ratio is ours (sync) ÷ the other store, taken "
+        "within one run, median over the runs. What each section does: the docstring of "
+        "`benchmarks/store.py`.",
+        "",
+    ]
+    for mode in ("full", "quick"):
+        if mode in data:
+            lines += render_mode(mode, Mode(data[mode]))
+    text = "\n".join(lines)
+    (RESULTS / "store.md").write_text(text)
+    return text
+
+
+def render_mode(mode: str, m: Mode) -> list[str]:
+    d, z = m.d, m.d["sizes"]
+    out = [
+        f"## {'Quick' if mode == 'quick' else 'Full'} mode",
+        "",
+        f"- command: `{d['command']}`",
+        f"- date: {d['date']}; {d['runs_n']} runs; wall time {d['wall_s']:.0f} s",
+        f"- server: {d['server']}",
+    ]
+    start, end = d["code"]
+    out.append(
+        f"- ours at commit {start}"
+        + ("" if start == end else f" at the start, {end} at the end (changed during the run)")
+    )
+    (a1, _, _), (b1, _, _) = d["load_avg"]
+    out += [
+        f"- machine: {d['cpus']} CPUs; 1-minute load average {a1:.1f} at the start, "
+        f"{b1:.1f} at the end",
+        f"- sizes: {z['puts']:,} puts and gets; {z['items']:,} items for the filter and the "
+        f"vector search, {z['searches']:,} searches each; {LIST_NS} namespaces, "
+        f"{z['list_calls']:,} list_namespaces calls",
+        "",
+        "### Rates (per second)",
+        "",
+        *rate_table(
+            m,
+            [
+                ("1. put (~200-byte JSON, 10 namespaces)", "put.per_s"),
+                ("2. get (existing items)", "get.per_s"),
+                ('3. search(("ns",), filter, limit=10)', "search.per_s"),
+                ('4. vector search(("docs",), query, limit=10)', "vector.per_s"),
+                ("5. list_namespaces (100 namespaces)", "list_ns.per_s"),
+                ("bulk load for 3: items/s via batch(500 PutOps)", "search.load_per_s"),
+                ("bulk load for 4: items/s via batch (with embedding)", "vector.load_per_s"),
+            ],
+        ),
+        "",
+        "### Correctness",
+        "",
+        *check_table(
+            m,
+            [
+                ("2. gets that returned the item put", "get.correct_frac", pct),
+                ("3. items returned (limit 10)", "search.returned", fmt),
+                ("3. all returned items match the filter", "search.all_match", None),
+                (
+                    "3. same (ns, key) list as InMemoryStore, in order",
+                    "search.equal_memory_ordered",
+                    None,
+                ),
+                ("3. same set as InMemoryStore", "search.equal_memory_set", None),
+                ("4. items returned per query, mean", "vector.returned_mean", fmt),
+                ("4. top-10 overlap with InMemoryStore, mean", "vector.overlap_memory", pct),
+                (
+                    "4. top-10 overlap with InMemoryStore, worst query",
+                    "vector.overlap_memory_min",
+                    pct,
+                ),
+                (f"5. namespaces returned (of {LIST_NS})", "list_ns.expected_found", fmt),
+            ],
+        ),
+        "",
+    ]
+    match = m.med("memory", "search.matching")
+    if match is not None:
+        out.append(f"- items matching the filter in section 3: {match:,.0f} of {z['items']:,}")
+    probe = [dig(r.get("incumbent"), "async_probe") for r in m.runs]
+    probe = [p for p in probe if p]
+    if probe and "error" not in probe[-1]:
+        out.append(f"- incumbent AsyncRedisStore probe: aget found the item: {probe[-1]}")
+    errs = m.errors()
+    if errs:
+        out += ["", "Errors (distinct, over all runs):", "", *errs]
+    secs = []
+    for s in STORES:
+        got = {k: m.med(s, f"secs.{k}") for k in ("put", "search", "vector", "list_ns")}
+        secs.append(f"{LABEL[s]}: " + ", ".join(f"{k} {v:.1f} s" for k, v in got.items() if v))
+    out += ["", "- wall time per section, median over runs: " + "; ".join(secs), ""]
+    return out
+
+
+if __name__ == "__main__":
+    main()
