@@ -3,7 +3,8 @@
   KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
   ARGV[1]  the store prefix   ("store")
   ARGV[2]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
-  ARGV[3]  "1" to refresh the TTL of each item returned, "0" not to
+  ARGV[3]  unused ("0"): the client re-arms the TTL of the items a search returns, which only
+           it knows after ranking (ops.py)
   ARGV[4]  "1" to return the items' vectors too (a query will be scored), "0" not to
   ARGV[5]  the namespace order hash  store_nsseq
   ARGV[6 ..]  prefilter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt" or "lte";
@@ -19,8 +20,8 @@
   The items of a namespace share its hash tag; different namespaces are different slots, so
   this script is for standalone servers, like the checkpointer's list(None).
 
-  Returns { {N, nsseq, K, seq, v, c, u, e or false}, ... } in no particular order (the client
-  orders by namespace and item sequence, as InMemoryStore iterates).
+  Returns { {N, nsseq, K, seq, v, c, u, e or false, ttl ms or false}, ... } in no particular
+  order (the client orders by namespace and item sequence, as InMemoryStore iterates).
 ]]
 local prefix, p = ARGV[1], ARGV[2]
 local conds = {}
@@ -57,7 +58,7 @@ local function may_match(packed)
   return true
 end
 
-local refresh, want_vectors = ARGV[3] == '1', ARGV[4] == '1'
+local want_vectors = ARGV[4] == '1'
 local namespaces
 if p == '' then
   namespaces = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -77,8 +78,8 @@ for _, ns in ipairs(namespaces) do
     if h[1] and not may_match(h[1]) then
       -- cannot match the filter
     elseif h[1] then
-      if refresh and h[4] then redis.call('PEXPIRE', item, h[4]) end
-      out[#out + 1] = {ns, nsseq, k, members[i + 1], h[1], h[2], h[3], want_vectors and h[5] or false}
+      out[#out + 1] = {ns, nsseq, k, members[i + 1], h[1], h[2], h[3],
+                       want_vectors and h[5] or false, h[4] or false}
     else
       redis.call('ZREM', idx, k)
     end

@@ -17,7 +17,7 @@ from typing import Any
 import ormsgpack
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc
-from langgraph.checkpoint.redis.ops import Eval, RoundTrip
+from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -123,7 +123,7 @@ class StoreOps:
                             [
                                 self.prefix,
                                 ns_key(op.namespace_prefix) if op.namespace_prefix else "",
-                                "1" if op.refresh_ttl else "0",
+                                "0",
                                 "1" if scored else "0",
                                 self.ns_order,
                                 *prefilter(op.filter),
@@ -147,18 +147,24 @@ class StoreOps:
                 puts[(tuple(op.namespace), op.key)] = op
             else:
                 raise ValueError(f"Unknown operation type: {type(op)}")
+        writes: list[Eval | Cmd] = []
         if reads:
             replies = yield RoundTrip([e for _, _, e in reads])
             for (i, op, _), reply in zip(reads, replies, strict=True):
                 if isinstance(op, GetOp):
                     results[i] = self._item(op.namespace, op.key, reply)
                 elif isinstance(op, SearchOp):
-                    results[i] = self._search(op, reply, (queries or {}).get(op.query or ""))
+                    found, ttls = self._search(op, reply, (queries or {}).get(op.query or ""))
+                    results[i] = found
+                    if op.refresh_ttl:
+                        # only what the search returns is re-armed (PostgresStore's rule),
+                        # before this batch's puts, which set their own TTL
+                        writes += [Cmd(("PEXPIRE", k, t)) for k, t in ttls]
                 else:
                     assert isinstance(op, ListNamespacesOp)
                     results[i] = self._namespaces(op, reply)
-        if puts:
-            cmds = []
+        if puts or writes:
+            cmds = writes
             for (namespace, key), op in puts.items():
                 nse = ns_key(namespace)
                 ttl = op.ttl
@@ -199,10 +205,14 @@ class StoreOps:
             updated_at=_time(u),
         )
 
-    def _search(self, op: SearchOp, rows: list[Any], query: Any) -> list[SearchItem]:
+    def _search(
+        self, op: SearchOp, rows: list[Any], query: Any
+    ) -> tuple[list[SearchItem], list[tuple[str, int]]]:
+        """The results, and (item key, TTL ms) of those that have a TTL."""
         rows = sorted(rows, key=lambda r: (int(r[1]), float(r[3])))
         candidates: list[tuple[SearchItem, dict[str, Any]]] = []
-        for nse, _, k, _, v, c, u, e in rows:
+        ttl: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
+        for nse, _, k, _, v, c, u, e, t in rows:
             value = self.unpack(v)
             if op.filter and not all(
                 _compare_values(value.get(fk), fv) for fk, fv in op.filter.items()
@@ -216,9 +226,13 @@ class StoreOps:
                 updated_at=_time(u),
             )
             candidates.append((item, ormsgpack.unpackb(e) if e else {}))
+            if t:
+                ttl[(item.namespace, item.key)] = (self.item_key(_str(nse), item.key), int(t))
         if query is None:
-            return [item for item, _ in candidates[op.offset : op.offset + op.limit]]
-        return _rank(query, candidates, op.offset, op.limit)
+            found = [item for item, _ in candidates[op.offset : op.offset + op.limit]]
+        else:
+            found = _rank(query, candidates, op.offset, op.limit)
+        return found, [ttl[r] for i in found if (r := (i.namespace, i.key)) in ttl]
 
     @staticmethod
     def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
