@@ -95,7 +95,11 @@ class AsyncRedisStore(BaseRedisStore):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         loop = self.loop
-        if loop is None or not loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop or not loop.is_running():
             raise asyncio.InvalidStateError(
                 "AsyncRedisStore's sync methods run only from another thread while its event "
                 "loop runs; use the a* methods, or RedisStore in sync code"
