@@ -113,6 +113,7 @@ class StoreOps:
                 )
             elif isinstance(op, SearchOp):
                 scored = bool(op.query) and queries is not None and op.query in queries
+                triples, whole = prefilter(op.filter)
                 reads.append(
                     (
                         i,
@@ -123,10 +124,11 @@ class StoreOps:
                             [
                                 self.prefix,
                                 ns_key(op.namespace_prefix) if op.namespace_prefix else "",
-                                "0",
+                                0 if scored else max(op.offset + op.limit, 0),
                                 "1" if scored else "0",
                                 self.ns_order,
-                                *prefilter(op.filter),
+                                "1" if whole else "0",
+                                *triples,
                             ],
                         ),
                     )
@@ -150,11 +152,19 @@ class StoreOps:
         writes: list[Eval | Cmd] = []
         if reads:
             replies = yield RoundTrip([e for _, _, e in reads])
-            for (i, op, _), reply in zip(reads, replies, strict=True):
+            for (i, op, read), reply in zip(reads, replies, strict=True):
                 if isinstance(op, GetOp):
                     results[i] = self._item(op.namespace, op.key, reply)
                 elif isinstance(op, SearchOp):
-                    found, ttls = self._search(op, reply, (queries or {}).get(op.query or ""))
+                    query = (queries or {}).get(op.query or "")
+                    found, ttls = self._search(op, reply[0], query)
+                    if int(reply[1]) and len(found) < op.limit:
+                        # the script stopped at its count of sure matches, and this check
+                        # disagreed with one (a bytes value): ask again for every candidate
+                        args = list(read.args)
+                        args[2] = 0
+                        (again,) = yield RoundTrip([Eval(read.script, read.keys, args)])
+                        found, ttls = self._search(op, again[0], query)
                     results[i] = found
                     if op.refresh_ttl:
                         # only what the search returns is re-armed (PostgresStore's rule),
@@ -262,21 +272,26 @@ def _operand(x: Any) -> str | None:
     return None
 
 
-def prefilter(filter: dict[str, Any] | None) -> list[str]:
-    """The top-level scalar conditions of a search filter as store_search-1.lua's triples; the
-    client re-checks every item with InMemoryStore's comparison, so this only has to be safe."""
+def prefilter(filter: dict[str, Any] | None) -> tuple[list[str], bool]:
+    """The top-level scalar conditions of a search filter as store_search-1.lua's triples, and
+    whether they are the whole filter (then the script may count sure matches and stop). The
+    client re-checks every item with InMemoryStore's comparison either way."""
     out: list[str] = []
+    whole = True
     for key, cond in (filter or {}).items():
         if isinstance(cond, dict) and cond and all(k in _OPS for k in cond):
             pairs = [(_OPS[k], v) for k, v in cond.items()]
         elif isinstance(cond, dict):
+            whole = False
             continue
         else:
             pairs = [("eq", cond)]
         for op, value in pairs:
             if (operand := _operand(value)) is not None:
                 out += [op, key, operand]
-    return out
+            else:
+                whole = False
+    return out, whole
 
 
 def _rank(
