@@ -218,31 +218,41 @@ class StoreOps:
     def _search(
         self, op: SearchOp, rows: list[Any], query: Any
     ) -> tuple[list[SearchItem], list[tuple[str, int]]]:
-        """The results, and (item key, TTL ms) of those that have a TTL."""
+        """The results, and (item key, TTL ms) of those that have a TTL. A value is decoded
+        only when the filter needs it or it is returned: a query ranks every candidate by its
+        vectors alone."""
         rows = sorted(rows, key=lambda r: (int(r[1]), float(r[3])))
-        candidates: list[tuple[SearchItem, dict[str, Any]]] = []
-        ttl: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
-        for nse, _, k, _, v, c, u, e, t in rows:
-            value = self.unpack(v)
-            if op.filter and not all(
-                _compare_values(value.get(fk), fv) for fk, fv in op.filter.items()
-            ):
-                continue
-            item = SearchItem(
-                namespace=ns_of(_str(nse)),
-                key=dec(_str(k)),
-                value=value,
-                created_at=_time(c),
-                updated_at=_time(u),
-            )
-            candidates.append((item, ormsgpack.unpackb(e) if e else {}))
-            if t:
-                ttl[(item.namespace, item.key)] = (self.item_key(_str(nse), item.key), int(t))
+        cands: list[tuple[Any, dict[str, Any] | None]] = []
+        for row in rows:
+            value = None
+            if op.filter:
+                value = self.unpack(row[4])
+                if not all(_compare_values(value.get(k), v) for k, v in op.filter.items()):
+                    continue
+            cands.append((row, value))
         if query is None:
-            found = [item for item, _ in candidates[op.offset : op.offset + op.limit]]
+            chosen = [(c, None) for c in cands[op.offset : op.offset + op.limit]]
         else:
-            found = _rank(query, candidates, op.offset, op.limit)
-        return found, [ttl[r] for i in found if (r := (i.namespace, i.key)) in ttl]
+            vectors = [ormsgpack.unpackb(row[7]) if row[7] else {} for row, _ in cands]
+            chosen = [(cands[i], score) for i, score in _rank(query, vectors, op.offset, op.limit)]
+        found: list[SearchItem] = []
+        ttls: list[tuple[str, int]] = []
+        for (row, value), score in chosen:
+            nse, _, k, _, v, c, u, _, t = row
+            key = dec(_str(k))
+            found.append(
+                SearchItem(
+                    namespace=ns_of(_str(nse)),
+                    key=key,
+                    value=value if value is not None else self.unpack(v),
+                    created_at=_time(c),
+                    updated_at=_time(u),
+                    score=score,
+                )
+            )
+            if t:
+                ttls.append((self.item_key(_str(nse), key), int(t)))
+        return found, ttls
 
     @staticmethod
     def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
@@ -295,57 +305,47 @@ def prefilter(filter: dict[str, Any] | None) -> tuple[list[str], bool]:
 
 
 def _rank(
-    query: Any, candidates: list[tuple[SearchItem, dict[str, Any]]], offset: int, limit: int
-) -> list[SearchItem]:
-    """Exact cosine similarity, as InMemoryStore ranks: each stored vector of an item scores
-    it, the best counts, items without vectors follow unscored."""
+    query: Any, vectors: list[dict[str, bytes]], offset: int, limit: int
+) -> list[tuple[int, float | None]]:
+    """Exact cosine similarity, as InMemoryStore ranks: each stored vector of a candidate
+    scores it, its best counts, and candidates without vectors follow unscored. Returns
+    (candidate index, score) for the page asked for."""
     import numpy as np
 
-    flat: list[SearchItem] = []
-    vecs: list[Any] = []
-    scoreless: list[SearchItem] = []
-    for item, by_path in candidates:
+    owner: list[int] = []
+    raws: list[bytes] = []
+    scoreless: list[int] = []
+    for i, by_path in enumerate(vectors):
         for raw in by_path.values():
-            flat.append(item)
-            vecs.append(np.frombuffer(raw, dtype=np.float32))
+            owner.append(i)
+            raws.append(raw)
         if not by_path:
-            scoreless.append(item)
+            scoreless.append(i)
     scores: list[float] = []
-    if vecs:
+    if raws:
         q = np.asarray(query, dtype=np.float64)
-        m = np.vstack(vecs).astype(np.float64)
+        m = np.frombuffer(b"".join(raws), dtype=np.float32).reshape(len(raws), -1)
+        m = m.astype(np.float64)
         norms = np.linalg.norm(m, axis=1)
         qn = np.linalg.norm(q)
-        sims = np.zeros(len(vecs))
+        sims = np.zeros(len(raws))
         ok = norms != 0
         if qn:
             sims[ok] = m[ok] @ q / (norms[ok] * qn)
         scores = sims.tolist()
-    ranked = sorted(zip(scores, flat, strict=True), key=lambda x: x[0], reverse=True)
-    seen: set[tuple[tuple[str, ...], str]] = set()
-    kept: list[SearchItem] = []
-    for score, item in ranked:
-        ident = (item.namespace, item.key)
-        if ident in seen:
+    ranked = sorted(zip(scores, owner, strict=True), key=lambda x: x[0], reverse=True)
+    seen: set[int] = set()
+    kept: list[tuple[int, float | None]] = []
+    for score, i in ranked:
+        if i in seen:
             continue
         ix = len(seen)
-        seen.add(ident)
+        seen.add(i)
         if ix >= offset + limit:
             break
         if ix < offset:
             continue
-        kept.append(_scored(item, score))
+        kept.append((i, float(score)))
     if scoreless and len(kept) < limit:
-        kept.extend(scoreless[: limit - len(kept)])
+        kept.extend((i, None) for i in scoreless[: limit - len(kept)])
     return kept
-
-
-def _scored(item: SearchItem, score: float) -> SearchItem:
-    return SearchItem(
-        namespace=item.namespace,
-        key=item.key,
-        value=item.value,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-        score=float(score),
-    )
