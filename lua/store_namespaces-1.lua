@@ -2,10 +2,10 @@
 
   KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
   ARGV[1]  the store prefix   ("store")
-  ARGV[2]  the namespace order hash  store_nsseq
+  ARGV[2]  unused (was the order hash; kept so the call shape stays)
 
-  A namespace whose items were all deleted or expired is dropped from the index here (and its
-  order entry), so it is never listed: PostgresStore's answer, not InMemoryStore's (whose dict
+  A namespace whose items were all deleted or expired is dropped from the index here (its place
+  in the search order, store_nsseq, stays: see store_put-3.lua), so it is never listed: PostgresStore's answer, not InMemoryStore's (whose dict
   keeps an emptied namespace). Prefix, suffix and depth are applied by the client.
   Returns { N, ... } in lexical order.
 ]]
@@ -27,7 +27,6 @@ for _, ns in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     out[#out + 1] = ns
   else
     redis.call('ZREM', KEYS[1], ns)
-    redis.call('HDEL', ARGV[2], ns)
   end
 end
 return out

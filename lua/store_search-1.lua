@@ -24,7 +24,7 @@
   its hash tag; different namespaces are different slots, so this script is for standalone
   servers, like the checkpointer's list(None).
 
-  Returns { rows, stopped }: rows = { {N, nsseq, K, seq, v, c, u, e or false, ttl ms or
+  Returns { rows, stopped }: rows = { {N, nsseq, K, seq, {y, v}, c, u, e or false, ttl ms or
   false}, ... } in that order; stopped = 1 when the walk ended at ARGV[3] sure matches (the
   client asks again without a stop in the rare case its own check disagrees: msgpack cannot
   tell a str from bytes), else 0.
@@ -53,13 +53,11 @@ local function judge(op, v, x)
 end
 
 -- 0: cannot match; 1: surely matches; 2: unsure (the client decides)
-local function verdict(packed)
+local function verdict(vtype, packed)
   if #conds == 0 then return whole and 1 or 2 end
-  if not cmsgpack then return 2 end
-  local ok, wrapper = pcall(cmsgpack.unpack, packed)
-  if not ok or type(wrapper) ~= 'table' or wrapper[1] ~= 'msgpack' then return 2 end
-  local ok2, t = pcall(cmsgpack.unpack, wrapper[2])
-  if not ok2 or type(t) ~= 'table' then return 2 end
+  if not cmsgpack or vtype ~= 'msgpack' then return 2 end
+  local ok, t = pcall(cmsgpack.unpack, packed)
+  if not ok or type(t) ~= 'table' then return 2 end
   local sure = whole
   for _, c in ipairs(conds) do
     local v = t[c[2]]
@@ -92,14 +90,14 @@ for _, entry in ipairs(order) do
   for i = 1, #members, 2 do
     local k = members[i]
     local item = prefix .. ':{' .. ns .. '}:' .. k
-    local h = redis.call('HMGET', item, 'v', 'c', 'u', 't', want_vectors and 'e' or 'v')
+    local h = redis.call('HMGET', item, 'y', 'v', 'c', 'u', 't', want_vectors and 'e' or 'y')
     if not h[1] then
       redis.call('ZREM', idx, k)
     else
-      local v = verdict(h[1])
+      local v = verdict(h[1], h[2])
       if v > 0 then
-        out[#out + 1] = {ns, entry[2], k, members[i + 1], h[1], h[2], h[3],
-                         want_vectors and h[5] or false, h[4] or false}
+        out[#out + 1] = {ns, entry[2], k, members[i + 1], {h[1], h[2]}, h[3], h[4],
+                         want_vectors and h[6] or false, h[5] or false}
         if v == 1 then sure = sure + 1 end
         if stop > 0 and sure >= stop then return {out, 1} end
       end

@@ -77,12 +77,10 @@ class StoreOps:
 
     # -- values ----------------------------------------------------------------------
 
-    def pack(self, value: dict[str, Any]) -> bytes:
-        return ormsgpack.packb(list(self.serde.dumps_typed(value)))
-
-    def unpack(self, data: bytes) -> dict[str, Any]:
-        vtype, vbytes = ormsgpack.unpackb(data)
-        return self.serde.loads_typed((vtype, vbytes))
+    def unpack(self, typed: Any) -> dict[str, Any]:
+        """A stored value: [serde type, serde bytes] as the scripts return them."""
+        vtype, vbytes = typed
+        return self.serde.loads_typed((_str(vtype), vbytes))
 
     # -- a batch ---------------------------------------------------------------------
 
@@ -179,6 +177,7 @@ class StoreOps:
                 nse = ns_key(namespace)
                 ttl = op.ttl
                 ttl_ms = round(ttl * 60_000) if ttl else 0
+                vtype, vbytes = ("", b"") if op.value is None else self.serde.dumps_typed(op.value)
                 cmds.append(
                     Eval(
                         self.s["store_put"],
@@ -190,11 +189,12 @@ class StoreOps:
                         [
                             nse,
                             enc(key),
-                            "" if op.value is None else self.pack(op.value),
+                            vbytes,
                             ttl_ms,
                             (vectors or {}).get((namespace, key), b""),
                             f"{self.prefix}_seq",
                             self.ns_order,
+                            vtype,
                         ],
                     )
                 )
@@ -206,9 +206,9 @@ class StoreOps:
     def _item(self, namespace: tuple[str, ...], key: str, reply: Any) -> Item | None:
         if reply is None:
             return None
-        v, c, u = reply
+        y, v, c, u = reply
         return Item(
-            value=self.unpack(v),
+            value=self.unpack((y, v)),
             key=key,
             namespace=tuple(namespace),
             created_at=_time(c),
@@ -227,7 +227,7 @@ class StoreOps:
             value = None
             if op.filter:
                 value = self.unpack(row[4])
-                if not all(_compare_values(value.get(k), v) for k, v in op.filter.items()):
+                if not _matches(value, op.filter):
                     continue
             cands.append((row, value))
         if query is None:
@@ -266,6 +266,15 @@ class StoreOps:
         else:
             namespaces = sorted(namespaces)
         return namespaces[op.offset : op.offset + op.limit]
+
+
+def _matches(value: dict[str, Any], filter: dict[str, Any]) -> bool:
+    """InMemoryStore's comparison, except that a value a range operator cannot compare
+    (`{"$gt": 5}` against None or "abc") does not match, where InMemoryStore raises."""
+    try:
+        return all(_compare_values(value.get(k), v) for k, v in filter.items())
+    except (TypeError, ValueError):
+        return False
 
 
 _OPS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
