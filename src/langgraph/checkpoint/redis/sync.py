@@ -25,6 +25,31 @@ from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, s
 T = TypeVar("T")
 
 
+def one(client: redis.Redis, c: Eval | Cmd) -> Any:
+    """One command; a script the server lost (NOSCRIPT) is sent again whole."""
+    try:
+        return client.execute_command(*wire(c))
+    except NoScriptError:
+        if not isinstance(c, Eval):
+            raise
+        return client.execute_command(*resend(c))
+
+
+def round_trip(client: redis.Redis, rt: RoundTrip) -> list[Any]:
+    """The sync driver of one RoundTrip (also RedisStore's): one command alone, several as one
+    pipeline, each reply checked for NOSCRIPT."""
+    if len(rt.cmds) == 1 and not rt.transaction:
+        return [one(client, rt.cmds[0])]
+    with client.pipeline(transaction=rt.transaction) as pipe:
+        for c in rt.cmds:
+            pipe.execute_command(*sent(c, rt))
+        replies = pipe.execute(raise_on_error=False)
+    return [
+        one(client, c) if needs_resend(c, r) else r  # type: ignore[arg-type]
+        for c, r in zip(rt.cmds, replies, strict=True)
+    ]
+
+
 class RedisSaver(BaseRedisSaver):
     """The sync LangGraph checkpointer; see AsyncRedisSaver for the design.
 
@@ -71,25 +96,8 @@ class RedisSaver(BaseRedisSaver):
 
     # -- driver --------------------------------------------------------------------------
 
-    def _one(self, c: Eval | Cmd) -> Any:
-        try:
-            return self.client.execute_command(*wire(c))
-        except NoScriptError:
-            if not isinstance(c, Eval):
-                raise
-            return self.client.execute_command(*resend(c))
-
     def _round_trip(self, rt: RoundTrip) -> list[Any]:
-        if len(rt.cmds) == 1 and not rt.transaction:
-            return [self._one(rt.cmds[0])]
-        with self.client.pipeline(transaction=rt.transaction) as pipe:
-            for c in rt.cmds:
-                pipe.execute_command(*sent(c, rt))
-            replies = pipe.execute(raise_on_error=False)
-        return [
-            self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
-            for c, r in zip(rt.cmds, replies, strict=True)
-        ]
+        return round_trip(self.client, rt)
 
     def _drive(self, op: Op[T]) -> T:
         reply: list[Any] | None = None

@@ -7,9 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-from langgraph.checkpoint.redis.ops import Eval, RoundTrip, needs_resend, resend, wire
+from langgraph.checkpoint.redis.sync import round_trip
 from langgraph.store.base import Op, Result
-from redis.exceptions import NoScriptError
 
 from .base import BaseRedisStore
 
@@ -46,24 +45,6 @@ class RedisStore(BaseRedisStore):
         for s in self._ops.s.values():
             self.client.script_load(s.source)
 
-    def _one(self, c: Eval) -> Any:
-        try:
-            return self.client.execute_command(*wire(c))
-        except NoScriptError:
-            return self.client.execute_command(*resend(c))
-
-    def _round_trip(self, rt: RoundTrip) -> list[Any]:
-        if len(rt.cmds) == 1:
-            return [self._one(rt.cmds[0])]  # type: ignore[arg-type]
-        with self.client.pipeline(transaction=False) as pipe:
-            for c in rt.cmds:
-                pipe.execute_command(*wire(c))
-            replies = pipe.execute(raise_on_error=False)
-        return [
-            self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
-            for c, r in zip(rt.cmds, replies, strict=True)
-        ]
-
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
         texts = self._texts(ops)
@@ -76,7 +57,7 @@ class RedisStore(BaseRedisStore):
         reply: list[Any] | None = None
         try:
             while True:
-                reply = self._round_trip(gen.send(reply))  # type: ignore[arg-type]
+                reply = round_trip(self.client, gen.send(reply))  # type: ignore[arg-type]
         except StopIteration as stop:
             return stop.value
 
