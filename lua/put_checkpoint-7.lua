@@ -82,11 +82,15 @@ redis.call('HSET', cp, unpack(fields))
 -- A version names one value, but a re-put may send a value whole where a delta is stored: the
 -- delta's base may then be referenced by nothing, so the namespace's blobs are collected below.
 local replaced = false
-for i = 15, first - 1, 2 do
-  local old = redis.call('HGET', blob, ARGV[i])
-  if old and old ~= ARGV[i + 1] and delta_base(old) then replaced = true end
+if nblob > 0 then
+  local names = {}
+  for i = 15, first - 1, 2 do names[#names + 1] = ARGV[i] end
+  local olds = redis.call('HMGET', blob, unpack(names))
+  for j, old in ipairs(olds) do
+    if old and old ~= ARGV[14 + 2 * j] and delta_base(old) then replaced = true end
+  end
+  redis.call('HSET', blob, unpack(ARGV, 15, first - 1))
 end
-if nblob > 0 then redis.call('HSET', blob, unpack(ARGV, 15, first - 1)) end
 redis.call('ZADD', idx, 0, cid)
 -- With durability="async" a task's writes can land before its checkpoint; from now on C is a
 -- checkpoint, not a write-only id (prune and delete treat those as disposable).

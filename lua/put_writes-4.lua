@@ -31,10 +31,12 @@
 --@include ttl
 local cp, wkey, ns_set, wo = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local B, G, TT = thread(1)
-if G.on and redis.call('EXISTS', ns_set) == 0 and redis.call('EXISTS', B.xref) == 1 then
-  forget_thread(B, G) -- leftovers of an expired thread (put_checkpoint-7.lua)
-end
 local has_d = redis.call('HEXISTS', cp, 'd') == 1
+-- leftovers of an expired thread (put_checkpoint-7.lua); a stored checkpoint means a live one
+if not has_d and G.on and redis.call('EXISTS', ns_set) == 0
+    and redis.call('EXISTS', B.xref) == 1 then
+  forget_thread(B, G)
+end
 if TT.shallow and not has_d then
   local top = redis.call('ZREVRANGE', B.idx .. ARGV[8], 0, 0)[1]
   if top and top > ARGV[7] then return 0 end

@@ -208,3 +208,21 @@ def refs(tuples: Iterable[CheckpointTuple]) -> list[tuple[str, str, str]]:
         )
         for t in tuples
     ]
+
+
+def conformance_factory(make: Any) -> Any:
+    """The conformance suite's saver factory: a fresh saver from `make()`, set up and closed
+    the way its driver (async or sync) does it."""
+
+    async def factory() -> AsyncIterator[Any]:
+        s = make()
+        if hasattr(s, "aclose"):
+            await s.asetup()
+            yield s
+            await s.aclose()
+        else:
+            s.setup()
+            yield s
+            s.close()
+
+    return factory

@@ -4,7 +4,6 @@ Every capability must be detected and pass; the suite's blind spots are in test_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from langgraph.checkpoint.conformance import checkpointer_test, validate
@@ -12,7 +11,7 @@ from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 
 from .conftest import Backend
-from .facade import SyncCalls
+from .facade import SyncCalls, conformance_factory
 
 
 class SyncAdapter(SyncCalls, RedisSaver):
@@ -27,17 +26,7 @@ def _report_text(report: Any) -> str:
 
 
 async def _run(name: str, make: Any) -> None:
-    async def factory() -> AsyncIterator[Any]:
-        s = make()
-        if isinstance(s, AsyncRedisSaver):
-            await s.asetup()
-            yield s
-            await s.aclose()
-        else:
-            s.setup()
-            yield s
-            s.close()
-
+    factory = conformance_factory(make)
     registered = checkpointer_test(name=name)(factory)
     report = await validate(registered)
     text = _report_text(report)

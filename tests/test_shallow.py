@@ -45,7 +45,7 @@ from langgraph.types import Command, Interrupt, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, SyncCalls, cfg, ns_name, plain
+from .facade import Facade, SyncCalls, cfg, conformance_factory, ns_name, plain
 
 # -- 1. conformance ------------------------------------------------------------------------
 
@@ -98,17 +98,7 @@ def failing_line(test: str, tb: str) -> str:
 
 
 async def _conformance(name: str, make: Callable[[], Any]) -> None:
-    async def factory() -> AsyncIterator[Any]:
-        s = make()
-        if isinstance(s, AsyncShallowRedisSaver):
-            await s.asetup()
-            yield s
-            await s.aclose()
-        else:
-            s.setup()
-            yield s
-            s.close()
-
+    factory = conformance_factory(make)
     results: list[tuple[str, str, bool, str | None]] = []
     progress = ProgressCallbacks(on_test_result=lambda *r: results.append(r))
     report = await validate(checkpointer_test(name=name)(factory), progress=progress)

@@ -17,7 +17,7 @@ from typing import Any
 import ormsgpack
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc
-from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip
+from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip, _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -43,10 +43,6 @@ def ns_key(namespace: Sequence[str]) -> str:
 
 def ns_of(encoded: str) -> tuple[str, ...]:
     return tuple(dec(label) for label in encoded.split(":"))
-
-
-def _str(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
 
 
 def _time(ms: Any) -> datetime:
