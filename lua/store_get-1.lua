@@ -1,11 +1,21 @@
 --[[ store_get: one item of RedisStore, refreshing its TTL when asked, in one call.
 
   KEYS[1]  item hash          store:{N}:K
-  ARGV[1]  "1" to refresh the item's TTL (GetOp.refresh_ttl), "0" not to
+  ARGV[1]  "1" to refresh the item's TTL (GetOp.refresh_ttl, or a search's page), "0" not to
+  ARGV[2]  the store prefix ("store")
+  ARGV[3]  N, the encoded namespace
+  ARGV[4]  K, the encoded key
 
+  A missing item's index, vector and deadline entries go (an item evicted under maxmemory
+  leaves them, and a query found them: includes/store.lua).
   Returns nil when the item does not exist (or expired), else { y, v, c, u }.
 ]]
+--@include store
 local h = redis.call('HMGET', KEYS[1], 'y', 'v', 'c', 'u', 't')
-if not h[1] then return nil end
-if ARGV[1] == '1' and h[5] then redis.call('PEXPIRE', KEYS[1], h[5]) end
+local nk = ns_keys(ARGV[2], ARGV[3])
+if not h[1] then
+  forget(nk, ARGV[4])
+  return nil
+end
+if ARGV[1] == '1' and h[5] then arm(nk, ARGV[4], tonumber(h[5]), now_ms()) end
 return {h[1], h[2], h[3], h[4]}

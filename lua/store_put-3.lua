@@ -1,8 +1,6 @@
 --[[ store_put: put or delete one item of RedisStore (langgraph.store.redis), atomically.
 
-  KEYS[1]  item hash          store:{N}:K     (y serde type, v serde bytes, c created ms,
-                                               u updated ms, s seq, t ttl ms or absent,
-                                               e vectors or absent)
+  KEYS[1]  item hash          store:{N}:K     (fields: includes/store.lua)
   KEYS[2]  namespace keys     store_keys:{N}  (ZSET, member K, score = the item's seq)
   KEYS[3]  namespaces         store_ns        (ZSET, score 0, lexical: prefix listings)
 
@@ -14,33 +12,42 @@
   ARGV[6]  the sequence counter key  store_seq   (insertion order, as InMemoryStore keeps it)
   ARGV[7]  the namespace order hash  store_nsseq (N -> seq of its first item)
   ARGV[8]  the value's serde type ("msgpack", "json", ...)
+  ARGV[9]  the store prefix ("store"): the namespace's vectors and deadlines (store_vec:{N},
+           store_exp:{N}) are named from it
 
   An update keeps the item's created time and its place in the order (InMemoryStore's dict
-  keeps an updated key's position); a delete removes the item and its index entry. The
-  namespace stays listed until a reader finds it empty (store_namespaces-1.lua), because an
-  expired item can empty a namespace without any script running.
+  keeps an updated key's position); a delete removes the item and its entries. The namespace
+  stays listed until a reader finds it empty (store_namespaces-1.lua), because an expired item
+  can empty a namespace without any script running. Each put also removes up to 16 expired
+  items of its namespace, so a namespace that is written but never read does not grow.
   Returns 1 when the item existed before, else 0.
 ]]
+--@include store
 local item, keys, ns_set = KEYS[1], KEYS[2], KEYS[3]
 local ns, key, value, ttl, vectors = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local nk = ns_keys(ARGV[9], ns)
+local now = now_ms()
+expire(nk, now, 16)
 local existed = redis.call('EXISTS', item)
 if value == '' then
   redis.call('UNLINK', item)
-  redis.call('ZREM', keys, key)
+  forget(nk, key)
   return existed
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seq
 if existed == 1 then
   seq = redis.call('HGET', item, 's')
-  redis.call('HDEL', item, 't', 'e')
+  redis.call('HDEL', item, 't')
 else
   seq = redis.call('INCR', ARGV[6])
   redis.call('HSET', item, 'c', now, 's', seq)
 end
 redis.call('HSET', item, 'y', ARGV[8], 'v', value, 'u', now)
-if vectors ~= '' then redis.call('HSET', item, 'e', vectors) end
+if vectors ~= '' then
+  redis.call('HSET', nk.vectors, key, vectors)
+else
+  redis.call('HDEL', nk.vectors, key)
+end
 redis.call('ZADD', keys, seq, key)
 redis.call('ZADD', ns_set, 'NX', 0, ns)
 -- a namespace keeps its first place for good, even after it was emptied (as InMemoryStore's
@@ -48,8 +55,8 @@ redis.call('ZADD', ns_set, 'NX', 0, ns)
 redis.call('HSETNX', ARGV[7], ns, seq)
 if ttl > 0 then
   redis.call('HSET', item, 't', ttl)
-  redis.call('PEXPIRE', item, ttl)
+  arm(nk, key, ttl, now)
 else
-  redis.call('PERSIST', item)
+  disarm(nk, key)
 end
 return existed

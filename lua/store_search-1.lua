@@ -1,51 +1,89 @@
---[[ store_search: the live items under a namespace prefix, for SearchOp, in one call.
+--[[ store_search: the live items under a namespace prefix, for SearchOp, in one call; and,
+  when this call can know which items the search returns, their TTLs re-armed in it.
 
   KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
   ARGV[1]  the store prefix   ("store")
   ARGV[2]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
-  ARGV[3]  stop after this many items known to match (offset + limit of a search without a
-           query), "0" to return every candidate (a query ranks them all)
-  ARGV[4]  "1" to return the items' vectors too (a query will be scored), "0" not to
-  ARGV[5]  the namespace order hash  store_nsseq
-  ARGV[6]  "1" when the triples below are the whole filter, "0" when the client checks more
-  ARGV[7 ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt" or "lte";
-              key a top-level key of the value; operand "s<string>" or "n<number>"
+  ARGV[3]  mode: "page" for a search without a query (the matches in order, a page of them
+           decided here when every verdict is sure), "rank" for a query (every candidate with
+           its vectors, for the client to score)
+  ARGV[4]  the search's offset
+  ARGV[5]  the search's limit
+  ARGV[6]  "1" to re-arm the TTLs of the items the search returns (SearchOp.refresh_ttl)
+  ARGV[7]  "1" to stop at offset + limit sure matches (page mode), "0" to walk every item
+  ARGV[8]  the namespace order hash  store_nsseq
+  ARGV[9]  "1" when the triples below are the whole filter, "0" when the client checks more
+  ARGV[10 ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
+              "no" (a range operand Python's float() refuses: never true); key a top-level key
+              of the value; operand "s<string>" or "n<number>"
 
   Namespaces are N == P or N starting with P .. ":" (a label boundary: ("a",) is a prefix of
   ("a", "b"), not of ("ab",)). They are walked in the order of their first item and each one's
   items in insertion order: InMemoryStore's order, so a search without a query can stop early.
 
-  The filter is judged here only where that is certain: values whose serde type is msgpack are
-  decoded (cmsgpack), and an item is dropped when it cannot match, counted as a match when the
-  whole filter surely holds, and returned unjudged otherwise (booleans, nested values, other
-  serde types, a server without cmsgpack). The client re-checks every item it gets with
-  InMemoryStore's own comparison, so only certainty is needed here, never completeness.
-  Index members whose item has expired are removed on the way. The items of a namespace share
+  The filter is judged here as InMemoryStore judges it (langgraph.store.memory: == for $eq and
+  $ne, float() on both sides for the ranges) wherever a decoded msgpack value makes that
+  certain: an item is dropped when it cannot match, counted sure when the whole filter holds,
+  and returned unsure otherwise (a string under a range operator, whose float() parsing is
+  Python's; an integer beyond 2^53 under $eq/$ne; other serde types; msgpack extension types;
+  a server without cmsgpack). The client re-checks every item with InMemoryStore's comparison.
+  The one blur left is msgpack's: cmsgpack decodes bytes as strings, so a "sure" string match
+  can be a bytes value the client rejects (then it asks again, with ARGV[7] = "0").
+
+  Re-arming: the page is known here when every returned row is sure. Page mode: rows offset+1 ..
+  offset+limit. Rank mode: only when every candidate is returned (offset 0, at most limit of
+  them); then their values come back too, so such a search is one call. Otherwise the client
+  scores, then fetches the winners with store_get-1.lua, which re-arms them as it reads them.
+  Expired items are removed on the way, with their entries (includes/store.lua). The items of a namespace share
   its hash tag; different namespaces are different slots, so this script is for standalone
   servers, like the checkpointer's list(None).
 
-  Returns { rows, stopped }: rows = { {N, nsseq, K, seq, {y, v}, c, u, e or false, ttl ms or
-  false}, ... } in that order; stopped = 1 when the walk ended at ARGV[3] sure matches (the
-  client asks again without a stop in the rare case its own check disagrees: msgpack cannot
-  tell a str from bytes), else 0.
+  Returns { rows, stopped, armed }.
+  Page mode: rows = { {N, nsseq, K, seq, {y, v}, c, u, ttl ms or false, verdict (1 sure,
+  2 unsure)}, ... }, the matches in walk order.
+  Rank mode: rows = { {N, nsseq, {K, ...}, {K, vectors, ...}, data, stride}, ... }, one block
+  per namespace in walk order: its candidates in order, their vectors (HGETALL of the vectors
+  hash without a filter, else just the candidates'), and data, stride values per candidate:
+  0 (nothing), 2 (y, v: a filter, for the client's check) or 5 (y, v, c, u, ttl ms or false:
+  every candidate is returned, and this call re-armed them). stopped = 1 when the walk ended at offset + limit sure
+  matches; armed = 1 when this call decided the page and re-armed it (as asked), so the client
+  re-arms nothing. (When the client's check then rejects a bytes value counted sure here, the
+  page this call re-armed was off by that item: the one over-refresh left.)
 ]]
-local prefix, p = ARGV[1], ARGV[2]
-local stop, want_vectors, whole = tonumber(ARGV[3]), ARGV[4] == '1', ARGV[6] == '1'
+--@include store
+local prefix, p, mode = ARGV[1], ARGV[2], ARGV[3]
+local offset, limit, refresh = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
+local rank, whole = mode == 'rank', ARGV[9] == '1'
+local stop = (not rank and ARGV[7] == '1') and offset + limit or 0
+local EXACT = 9007199254740992  -- 2^53: integers beyond it are not exact as doubles
 local conds = {}
-for i = 7, #ARGV, 3 do
+for i = 10, #ARGV, 3 do
   local raw = ARGV[i + 2]
   local operand = string.sub(raw, 2)
   if string.sub(raw, 1, 1) == 'n' then operand = tonumber(operand) end
   conds[#conds + 1] = {ARGV[i], ARGV[i + 1], operand}
 end
 
--- one condition on a decoded value: true, false, or nil when unsure
+-- one condition on a decoded value, as Python judges it: true, false, or nil when unsure
 local function judge(op, v, x)
-  local tv, tx = type(v), type(x)
-  if tv == 'boolean' then return nil end
-  if op == 'eq' then return tv == tx and v == x end
-  if op == 'ne' then return not (tv == tx and v == x) end
-  if tv ~= 'number' or tx ~= 'number' then return nil end
+  if op == 'no' then return false end
+  local tv = type(v)
+  if tv == 'boolean' then v, tv = (v and 1 or 0), 'number' end  -- True == 1, float(True) == 1.0
+  if op == 'eq' or op == 'ne' then
+    local same
+    if tv ~= type(x) then
+      same = false  -- str vs number, None or a container vs a scalar: never equal
+    elseif tv == 'number' and math.abs(v) >= EXACT then
+      return nil  -- a big integer was rounded on decoding
+    else
+      same = v == x
+    end
+    if op == 'eq' then return same end
+    return not same
+  end
+  -- a range compares float(value) with float(operand); the operand is a number here
+  if tv == 'string' then return nil end  -- float("5") == 5.0: Python's parsing decides
+  if tv ~= 'number' then return false end  -- float(None), float([]): no match
   if op == 'gt' then return v > x end
   if op == 'gte' then return v >= x end
   if op == 'lt' then return v < x end
@@ -60,11 +98,9 @@ local function verdict(vtype, packed)
   if not ok or type(t) ~= 'table' then return 2 end
   local sure = whole
   for _, c in ipairs(conds) do
-    local v = t[c[2]]
-    local j = judge(c[1], v, c[3])
+    local j = judge(c[1], t[c[2]], c[3])
     if j == false then return 0 end
-    -- a nested value (table) equal to a scalar never is: judged above; unsure otherwise
-    if j == nil or type(v) == 'table' then sure = false end
+    if j == nil then sure = false end
   end
   return sure and 1 or 2
 end
@@ -78,30 +114,110 @@ else
 end
 local order = {}
 for i, ns in ipairs(namespaces) do
-  order[i] = {ns, tonumber(redis.call('HGET', ARGV[5], ns) or '0')}
+  order[i] = {ns, tonumber(redis.call('HGET', ARGV[8], ns) or '0')}
 end
 table.sort(order, function(a, b) return a[2] < b[2] end)
+local now = now_ms()
 
-local out, sure = {}, 0
-for _, entry in ipairs(order) do
-  local ns = entry[1]
-  local idx = prefix .. '_keys:{' .. ns .. '}'
-  local members = redis.call('ZRANGE', idx, 0, -1, 'WITHSCORES')
-  for i = 1, #members, 2 do
-    local k = members[i]
-    local item = prefix .. ':{' .. ns .. '}:' .. k
-    local h = redis.call('HMGET', item, 'y', 'v', 'c', 'u', 't', want_vectors and 'e' or 'y')
-    if not h[1] then
-      redis.call('ZREM', idx, k)
-    else
-      local v = verdict(h[1], h[2])
-      if v > 0 then
-        out[#out + 1] = {ns, entry[2], k, members[i + 1], {h[1], h[2]}, h[3], h[4],
-                         want_vectors and h[6] or false, h[5] or false}
-        if v == 1 then sure = sure + 1 end
-        if stop > 0 and sure >= stop then return {out, 1} end
+local function rearm(nk, k, ttl)
+  if refresh and ttl then arm(nk, k, tonumber(ttl), now) end
+end
+
+-- page mode: the matches in order, up to offset + limit sure ones
+local function page()
+  local out, where, sure, unsure = {}, {}, 0, 0
+  for _, entry in ipairs(order) do
+    local ns = entry[1]
+    local nk = ns_keys(prefix, ns)
+    expire(nk, now)
+    local members = redis.call('ZRANGE', nk.index, 0, -1, 'WITHSCORES')
+    for i = 1, #members, 2 do
+      local k = members[i]
+      local h = redis.call('HMGET', nk.items .. k, 'y', 'v', 'c', 'u', 't')
+      if not h[1] then
+        forget(nk, k)
+      else
+        local v = verdict(h[1], h[2])
+        if v > 0 then
+          out[#out + 1] = {ns, entry[2], k, members[i + 1], {h[1], h[2]}, h[3], h[4],
+                           h[5] or false, v}
+          where[#where + 1] = {nk, k}
+          if v == 1 then sure = sure + 1 else unsure = unsure + 1 end
+          if stop > 0 and sure >= stop then return out, where, unsure, 1 end
+        end
       end
     end
   end
+  return out, where, unsure, 0
 end
-return {out, 0}
+
+-- rank mode: every candidate, with its vectors
+local function candidates()
+  local blocks, count, unsure = {}, 0, 0
+  local filtered = #conds > 0 or not whole
+  for _, entry in ipairs(order) do
+    local ns = entry[1]
+    local nk = ns_keys(prefix, ns)
+    expire(nk, now)
+    local members = redis.call('ZRANGE', nk.index, 0, -1)
+    local ks, vecs, data = members, nil, {}
+    if filtered then
+      ks = {}
+      for _, k in ipairs(members) do
+        local h = redis.call('HMGET', nk.items .. k, 'y', 'v')
+        if not h[1] then
+          forget(nk, k)
+        else
+          local v = verdict(h[1], h[2])
+          if v > 0 then
+            ks[#ks + 1] = k
+            data[#data + 1] = h[1]
+            data[#data + 1] = h[2]
+            if v == 2 then unsure = unsure + 1 end
+          end
+        end
+      end
+      vecs = pairs_of(nk.vectors, ks)
+    else
+      vecs = redis.call('HGETALL', nk.vectors)
+    end
+    count = count + #ks
+    blocks[#blocks + 1] = {ns, entry[2], ks, vecs, data, filtered and 2 or 0, nk}
+  end
+  return blocks, count, unsure
+end
+
+if not rank then
+  local out, where, unsure, stopped = page()
+  local armed = 0
+  if unsure == 0 then
+    for i = offset + 1, math.min(offset + limit, #out) do
+      rearm(where[i][1], where[i][2], out[i][8])
+    end
+    armed = 1
+  end
+  return {out, stopped, armed}
+end
+
+local blocks, count, unsure = candidates()
+local armed = 0
+if unsure == 0 and offset == 0 and count <= limit then
+  -- every candidate is returned: complete them and re-arm them here, so the search is one call
+  for _, b in ipairs(blocks) do
+    local ks, data = {}, {}
+    for _, k in ipairs(b[3]) do
+      local h = redis.call('HMGET', b[7].items .. k, 'y', 'v', 'c', 'u', 't')
+      if not h[1] then
+        forget(b[7], k)
+      else
+        ks[#ks + 1] = k
+        for x = 1, 5 do data[#data + 1] = h[x] or false end
+        rearm(b[7], k, h[5])
+      end
+    end
+    b[3], b[5], b[6] = ks, data, 5
+  end
+  armed = 1
+end
+for _, b in ipairs(blocks) do b[7] = nil end
+return {blocks, 0, armed}

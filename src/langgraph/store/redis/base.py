@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import ormsgpack
 from langgraph.checkpoint.redis.base import TTL_KEYS
 from langgraph.store.base import (
     BaseStore,
@@ -94,6 +93,9 @@ class BaseRedisStore(BaseStore):
 
     @staticmethod
     def _pack_vectors(texts: Texts, embeddings: list[list[float]]) -> dict[Any, bytes]:
+        """Each item's vectors as one string of float32s, one vector after another: a search
+        max-pools over an item's vectors whatever their path (as InMemoryStore does), so the
+        paths are not kept, and a query reads all candidates' vectors as one array."""
         import numpy as np
 
         where = [w for ws in texts.values() for w in ws]
@@ -102,10 +104,10 @@ class BaseRedisStore(BaseStore):
                 f"{len(embeddings)} embeddings for {len(where)} texts: the embed function "
                 "must return one vector per text"
             )
-        by_item: dict[Any, dict[str, bytes]] = defaultdict(dict)
-        for vec, (ns, key, path) in zip(embeddings, where, strict=True):
-            by_item[(ns, key)][path] = np.asarray(vec, dtype=np.float32).tobytes()
-        return {k: ormsgpack.packb(v) for k, v in by_item.items()}
+        by_item: dict[Any, list[bytes]] = defaultdict(list)
+        for vec, (ns, key, _) in zip(embeddings, where, strict=True):
+            by_item[(ns, key)].append(np.asarray(vec, dtype=np.float32).tobytes())
+        return {k: b"".join(v) for k, v in by_item.items()}
 
     def _queries(self, ops: list[Op]) -> list[str]:
         if not (self.index_config and self.embeddings):

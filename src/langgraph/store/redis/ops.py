@@ -9,15 +9,15 @@ script call).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-import ormsgpack
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc
-from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip, _str
+from langgraph.checkpoint.redis.ops import Eval, RoundTrip, _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -33,6 +33,7 @@ from langgraph.store.base import (
 from langgraph.store.memory import _compare_values, _does_match
 
 Batch = Generator[RoundTrip, list[Any], list[Result]]
+Searched = tuple[list[SearchItem], list[Eval]]
 
 
 def ns_key(namespace: Sequence[str]) -> str:
@@ -94,39 +95,10 @@ class StoreOps:
         puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
         for i, op in enumerate(ops):
             if isinstance(op, GetOp):
-                reads.append(
-                    (
-                        i,
-                        op,
-                        Eval(
-                            self.s["store_get"],
-                            [self.item_key(ns_key(op.namespace), op.key)],
-                            ["1" if op.refresh_ttl else "0"],
-                        ),
-                    )
-                )
+                reads.append((i, op, self._get_call(ns_key(op.namespace), op.key, op.refresh_ttl)))
             elif isinstance(op, SearchOp):
                 scored = bool(op.query) and queries is not None and op.query in queries
-                triples, whole = prefilter(op.filter)
-                reads.append(
-                    (
-                        i,
-                        op,
-                        Eval(
-                            self.s["store_search"],
-                            [self.ns_index],
-                            [
-                                self.prefix,
-                                ns_key(op.namespace_prefix) if op.namespace_prefix else "",
-                                0 if scored else max(op.offset + op.limit, 0),
-                                "1" if scored else "0",
-                                self.ns_order,
-                                "1" if whole else "0",
-                                *triples,
-                            ],
-                        ),
-                    )
-                )
+                reads.append((i, op, self._search_call(op, scored)))
             elif isinstance(op, ListNamespacesOp):
                 reads.append(
                     (
@@ -143,30 +115,24 @@ class StoreOps:
                 puts[(tuple(op.namespace), op.key)] = op
             else:
                 raise ValueError(f"Unknown operation type: {type(op)}")
-        writes: list[Eval | Cmd] = []
+        writes: list[Eval] = []
         if reads:
             replies = yield RoundTrip([e for _, _, e in reads])
+            searches: dict[int, Generator[RoundTrip, list[Any], Searched]] = {}
             for (i, op, read), reply in zip(reads, replies, strict=True):
                 if isinstance(op, GetOp):
                     results[i] = self._item(op.namespace, op.key, reply)
                 elif isinstance(op, SearchOp):
                     query = (queries or {}).get(op.query or "")
-                    found, ttls = self._search(op, reply[0], query)
-                    if int(reply[1]) and len(found) < op.limit:
-                        # the script stopped at its count of sure matches, and this check
-                        # disagreed with one (a bytes value): ask again for every candidate
-                        args = list(read.args)
-                        args[2] = 0
-                        (again,) = yield RoundTrip([Eval(read.script, read.keys, args)])
-                        found, ttls = self._search(op, again[0], query)
-                    results[i] = found
-                    if op.refresh_ttl:
-                        # only what the search returns is re-armed (PostgresStore's rule),
-                        # before this batch's puts, which set their own TTL
-                        writes += [Cmd(("PEXPIRE", k, t)) for k, t in ttls]
+                    searches[i] = self._search(op, read, reply, query)
                 else:
                     assert isinstance(op, ListNamespacesOp)
                     results[i] = self._namespaces(op, reply)
+            for i, (found, rearm) in (yield from lockstep(searches)).items():
+                results[i] = found
+                # re-arms the search script could not do itself: before this batch's puts,
+                # which set their own TTL
+                writes += rearm
         if puts or writes:
             cmds = writes
             for (namespace, key), op in puts.items():
@@ -191,11 +157,19 @@ class StoreOps:
                             f"{self.prefix}_seq",
                             self.ns_order,
                             vtype,
+                            self.prefix,
                         ],
                     )
                 )
             yield RoundTrip(cmds)
         return results
+
+    def _get_call(self, nse: str, key: str, refresh: bool) -> Eval:
+        return Eval(
+            self.s["store_get"],
+            [self.item_key(nse, key)],
+            ["1" if refresh else "0", self.prefix, nse, enc(key)],
+        )
 
     # -- results ---------------------------------------------------------------------
 
@@ -211,44 +185,110 @@ class StoreOps:
             updated_at=_time(u),
         )
 
+    def _search_call(self, op: SearchOp, scored: bool) -> Eval:
+        triples, whole = prefilter(op.filter)
+        return Eval(
+            self.s["store_search"],
+            [self.ns_index],
+            [
+                self.prefix,
+                ns_key(op.namespace_prefix) if op.namespace_prefix else "",
+                "rank" if scored else "page",
+                max(op.offset, 0),
+                max(op.limit, 0),
+                "1" if op.refresh_ttl else "0",
+                "1",
+                self.ns_order,
+                "1" if whole else "0",
+                *triples,
+            ],
+        )
+
     def _search(
-        self, op: SearchOp, rows: list[Any], query: Any
-    ) -> tuple[list[SearchItem], list[tuple[str, int]]]:
-        """The results, and (item key, TTL ms) of those that have a TTL. A value is decoded
-        only when the filter needs it or it is returned: a query ranks every candidate by its
-        vectors alone."""
-        rows = sorted(rows, key=lambda r: (int(r[1]), float(r[3])))
-        cands: list[tuple[Any, dict[str, Any] | None]] = []
-        for row in rows:
-            value = None
-            if op.filter:
-                value = self.unpack(row[4])
-                if not _matches(value, op.filter):
-                    continue
-            cands.append((row, value))
-        if query is None:
-            chosen = [(c, None) for c in cands[op.offset : op.offset + op.limit]]
-        else:
-            vectors = [ormsgpack.unpackb(row[7]) if row[7] else {} for row, _ in cands]
-            chosen = [(cands[i], score) for i, score in _rank(query, vectors, op.offset, op.limit)]
-        found: list[SearchItem] = []
-        ttls: list[tuple[str, int]] = []
-        for (row, value), score in chosen:
-            nse, _, k, _, v, c, u, _, t = row
-            key = dec(_str(k))
-            found.append(
-                SearchItem(
-                    namespace=ns_of(_str(nse)),
-                    key=key,
-                    value=value if value is not None else self.unpack(v),
-                    created_at=_time(c),
-                    updated_at=_time(u),
-                    score=score,
+        self, op: SearchOp, read: Eval, reply: Any, query: Any
+    ) -> Generator[RoundTrip, list[Any], Searched]:
+        """One search after its script call: the results, and the re-arms left to the client.
+
+        A page the script could decide (every verdict sure) it re-armed itself. A query whose
+        candidates are not all returned is scored here, and its page fetched with store_get,
+        which re-arms what it reads: the refresh rides on the round trip that reads the
+        values. Only when some verdict was unsure does the client re-arm, with the puts."""
+        rank = read.args[2] == "rank"
+        for attempt in range(3):
+            cols, stopped, armed = Columns.of(reply, rank), int(reply[1]), int(reply[2])
+            chosen = self._choose(op, cols, query)
+            if stopped and len(chosen) < op.limit:
+                # the script stopped at its count of sure matches and this check disagreed
+                # with one (a bytes value): walk every candidate, re-arming here
+                args = list(read.args)
+                args[5], args[6] = "0", "0"
+                (reply,) = yield RoundTrip([Eval(read.script, read.keys, args)])
+                cols, armed = Columns.of(reply, rank), 0
+                chosen = self._choose(op, cols, query)
+            fetch = [i for i, _, _ in chosen if cols.full[i] is None]
+            fresh: dict[int, Any] = {}
+            if fetch:
+                got = yield RoundTrip(
+                    [
+                        self._get_call(_str(cols.ns[i]), dec(_str(cols.keys[i])), op.refresh_ttl)
+                        for i in fetch
+                    ]
                 )
-            )
-            if t:
-                ttls.append((self.item_key(_str(nse), key), int(t)))
-        return found, ttls
+                fresh = dict(zip(fetch, got, strict=True))
+                gone = [
+                    g is None or bool(op.filter and not _matches(self.unpack(g[:2]), op.filter))
+                    for g in got
+                ]
+                if any(gone) and attempt < 2:
+                    # a winner was deleted, expired or changed since the scan: scan again
+                    (reply,) = yield RoundTrip([read])
+                    continue
+            found: list[SearchItem] = []
+            rearm: list[Eval] = []
+            for i, value, score in chosen:
+                nse, key = _str(cols.ns[i]), dec(_str(cols.keys[i]))
+                if i in fresh:
+                    g = fresh[i]
+                    if g is None:
+                        continue
+                    typed, c, u = g[:2], g[2], g[3]
+                    value = None
+                else:
+                    typed, (c, u, t) = cols.typed[i], cols.full[i]
+                    if op.refresh_ttl and not armed and t:
+                        rearm.append(self._get_call(nse, key, True))
+                found.append(
+                    SearchItem(
+                        namespace=ns_of(nse),
+                        key=key,
+                        value=value if value is not None else self.unpack(typed),
+                        created_at=_time(c),
+                        updated_at=_time(u),
+                        score=score,
+                    )
+                )
+            return found, rearm
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _choose(
+        self, op: SearchOp, cols: Columns, query: Any
+    ) -> list[tuple[int, dict[str, Any] | None, float | None]]:
+        """The page the search returns: (candidate index, value decoded for the filter or
+        None, score). The candidates come in InMemoryStore's order (the script walks it)."""
+        kept: list[int] = list(range(len(cols.keys)))
+        values: dict[int, dict[str, Any]] = {}
+        if op.filter:
+            kept = []
+            for i, typed in enumerate(cols.typed):
+                value = self.unpack(typed)
+                if _matches(value, op.filter):
+                    kept.append(i)
+                    values[i] = value
+        if query is None:
+            page = kept[op.offset : op.offset + op.limit]
+            return [(i, values.get(i), None) for i in page]
+        ranked = _rank(query, [cols.vectors[i] for i in kept], op.offset, op.limit)
+        return [(kept[j], values.get(kept[j]), score) for j, score in ranked]
 
     @staticmethod
     def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
@@ -264,6 +304,45 @@ class StoreOps:
         return namespaces[op.offset : op.offset + op.limit]
 
 
+class Columns(NamedTuple):
+    """store_search-1.lua's candidates, column by column (a query may have 10,000 of them):
+    encoded namespace and key, [y, v] or None, (c, u, ttl) or None when the row is not
+    complete, and the vectors (float32s) or None."""
+
+    ns: list[Any]
+    keys: list[Any]
+    typed: list[Any]
+    full: list[Any]
+    vectors: list[Any]
+
+    @classmethod
+    def of(cls, reply: Any, rank: bool) -> Columns:
+        rows = reply[0] or []
+        if not rank:
+            return cls(
+                [r[0] for r in rows],
+                [r[2] for r in rows],
+                [r[4] for r in rows],
+                [(r[5], r[6], r[7]) for r in rows],
+                [None] * len(rows),
+            )
+        cols = cls([], [], [], [], [])
+        for nse, _, ks, vecs, data, stride in rows:
+            n, stride = len(ks), int(stride)
+            cols.ns.extend([nse] * n)
+            cols.keys.extend(ks)
+            cols.vectors.extend(map(dict(zip(vecs[::2], vecs[1::2], strict=True)).get, ks))
+            if stride:
+                cols.typed.extend(zip(data[0::stride], data[1::stride], strict=True))
+            else:
+                cols.typed.extend([None] * n)
+            if stride == 5:
+                cols.full.extend(zip(data[2::5], data[3::5], data[4::5], strict=True))
+            else:
+                cols.full.extend([None] * n)
+        return cols
+
+
 def _matches(value: dict[str, Any], filter: dict[str, Any]) -> bool:
     """InMemoryStore's comparison, except that a value a range operator cannot compare
     (`{"$gt": 5}` against None or "abc") does not match, where InMemoryStore raises."""
@@ -274,6 +353,7 @@ def _matches(value: dict[str, Any], filter: dict[str, Any]) -> bool:
 
 
 _OPS = {"$eq": "eq", "$ne": "ne", "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte"}
+_RANGE = {"gt", "gte", "lt", "lte"}
 _EXACT = 2**53
 
 
@@ -289,8 +369,10 @@ def _operand(x: Any) -> str | None:
 
 def prefilter(filter: dict[str, Any] | None) -> tuple[list[str], bool]:
     """The top-level scalar conditions of a search filter as store_search-1.lua's triples, and
-    whether they are the whole filter (then the script may count sure matches and stop). The
-    client re-checks every item with InMemoryStore's comparison either way."""
+    whether they are the whole filter (then the script may count sure matches and stop). A
+    range operand goes as Python's float() of it, as InMemoryStore compares; one float()
+    refuses makes the condition never true ("no"). The client re-checks every item with
+    InMemoryStore's comparison either way."""
     out: list[str] = []
     whole = True
     for key, cond in (filter or {}).items():
@@ -302,55 +384,84 @@ def prefilter(filter: dict[str, Any] | None) -> tuple[list[str], bool]:
         else:
             pairs = [("eq", cond)]
         for op, value in pairs:
-            if (operand := _operand(value)) is not None:
+            if op in _RANGE:
+                try:
+                    f = float(value)
+                except (TypeError, ValueError):
+                    out += ["no", key, "s"]
+                    continue
+                operand = "n" + repr(f) if math.isfinite(f) else None
+            else:
+                operand = _operand(value)
+            if operand is not None:
                 out += [op, key, operand]
             else:
                 whole = False
     return out, whole
 
 
+def lockstep(
+    searches: dict[int, Generator[RoundTrip, list[Any], Searched]],
+) -> Generator[RoundTrip, list[Any], dict[int, Searched]]:
+    """Runs several searches side by side: the round trips they ask for at one moment go
+    as one pipeline, so a batch of queries costs the round trips of its slowest."""
+    done: dict[int, Searched] = {}
+    asks: dict[int, RoundTrip] = {}
+
+    def step(i: int, reply: list[Any] | None) -> None:
+        try:
+            asks[i] = searches[i].send(reply)  # type: ignore[arg-type]
+        except StopIteration as stop:
+            done[i] = stop.value
+
+    for i in searches:
+        step(i, None)
+    while asks:
+        pending = dict(asks)
+        asks.clear()
+        replies = yield RoundTrip([c for rt in pending.values() for c in rt.cmds])
+        at = 0
+        for i, rt in pending.items():
+            step(i, replies[at : at + len(rt.cmds)])
+            at += len(rt.cmds)
+    return done
+
+
 def _rank(
-    query: Any, vectors: list[dict[str, bytes]], offset: int, limit: int
+    query: Any, packed: list[bytes | None], offset: int, limit: int
 ) -> list[tuple[int, float | None]]:
     """Exact cosine similarity, as InMemoryStore ranks: each stored vector of a candidate
-    scores it, its best counts, and candidates without vectors follow unscored. Returns
-    (candidate index, score) for the page asked for."""
+    scores it, its best counts, ties keep the candidates' order, and candidates without
+    vectors follow unscored. `packed`: each candidate's float32 vectors, one after another.
+    Returns (candidate index, score) for the page asked for."""
     import numpy as np
 
-    owner: list[int] = []
-    raws: list[bytes] = []
-    scoreless: list[int] = []
-    for i, by_path in enumerate(vectors):
-        for raw in by_path.values():
-            owner.append(i)
-            raws.append(raw)
-        if not by_path:
-            scoreless.append(i)
-    scores: list[float] = []
-    if raws:
-        q = np.asarray(query, dtype=np.float64)
-        m = np.frombuffer(b"".join(raws), dtype=np.float32).reshape(len(raws), -1)
-        m = m.astype(np.float64)
+    q = np.asarray(query, dtype=np.float64)
+    width = 4 * len(q)
+    present = [i for i, e in enumerate(packed) if e]
+    scoreless = [i for i, e in enumerate(packed) if not e]
+    kept: list[tuple[int, float | None]] = []
+    if present:
+        counts = np.fromiter((len(packed[i]) for i in present), dtype=np.int64, count=len(present))  # type: ignore[arg-type]
+        if (counts % width).any():
+            raise ValueError(
+                f"stored vectors do not have the query's {len(q)} dimensions: "
+                "was the index's embed function changed?"
+            )
+        counts //= width
+        m = np.frombuffer(b"".join(packed[i] for i in present), dtype=np.float32)  # type: ignore[misc]
+        m = m.reshape(-1, len(q)).astype(np.float64)
         norms = np.linalg.norm(m, axis=1)
         qn = np.linalg.norm(q)
-        sims = np.zeros(len(raws))
+        sims = np.zeros(len(m))
         ok = norms != 0
         if qn:
             sims[ok] = m[ok] @ q / (norms[ok] * qn)
-        scores = sims.tolist()
-    ranked = sorted(zip(scores, owner, strict=True), key=lambda x: x[0], reverse=True)
-    seen: set[int] = set()
-    kept: list[tuple[int, float | None]] = []
-    for score, i in ranked:
-        if i in seen:
-            continue
-        ix = len(seen)
-        seen.add(i)
-        if ix >= offset + limit:
-            break
-        if ix < offset:
-            continue
-        kept.append((i, float(score)))
+        # an item's best vector scores it; ties keep the candidates' order, as a stable
+        # sort of every vector's score (InMemoryStore's) leaves them
+        best = np.maximum.reduceat(sims, np.concatenate(([0], np.cumsum(counts)[:-1])))
+        order = np.lexsort((np.arange(len(best)), -best))[offset : offset + limit]
+        kept = [(present[j], float(best[j])) for j in order.tolist()]
     if scoreless and len(kept) < limit:
         kept.extend((i, None) for i in scoreless[: limit - len(kept)])
     return kept
