@@ -31,6 +31,7 @@ for _, ns in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     out[#out + 1] = ns
   else
     redis.call('ZREM', KEYS[1], ns)
+    redis.call('HDEL', nk.versions, ns)
   end
 end
 return out

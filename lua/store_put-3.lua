@@ -12,8 +12,8 @@
   ARGV[6]  the sequence counter key  store_seq   (insertion order, as InMemoryStore keeps it)
   ARGV[7]  the namespace order hash  store_nsseq (N -> seq of its first item)
   ARGV[8]  the value's serde type ("msgpack", "json", ...)
-  ARGV[9]  the store prefix ("store"): the namespace's vectors and deadlines (store_vec:{N},
-           store_exp:{N}) are named from it
+  ARGV[9]  the store prefix ("store"): the namespace's vectors, deadlines and version
+           (store_vec:{N}, store_exp:{N}, store_nsver) are named from it
 
   An update keeps the item's created time and its place in the order (InMemoryStore's dict
   keeps an updated key's position); a delete removes the item and its entries. The namespace
@@ -34,6 +34,7 @@ if value == '' then
   forget(nk, key)
   return existed
 end
+bump(nk)
 local seq
 if existed == 1 then
   seq = redis.call('HGET', item, 's')

@@ -13,7 +13,9 @@
   ARGV[7]  "1" to stop at offset + limit sure matches (page mode), "0" to walk every item
   ARGV[8]  the namespace order hash  store_nsseq
   ARGV[9]  "1" when the triples below are the whole filter, "0" when the client checks more
-  ARGV[10 ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
+  ARGV[10] V, the number of cached namespaces that follow (rank mode), then V pairs
+           (N, version): the namespaces whose vectors the client holds, and under which version
+  ARGV[11 + 2V ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
               "no" (a range operand Python's float() refuses: never true); key a top-level key
               of the value; operand "s<string>" or "n<number>"
 
@@ -34,18 +36,21 @@
   offset+limit. Rank mode: only when every candidate is returned (offset 0, at most limit of
   them); then their values come back too, so such a search is one call. Otherwise the client
   scores, then fetches the winners with store_get-1.lua, which re-arms them as it reads them.
-  Expired items are removed on the way, with their entries (includes/store.lua). The items of a namespace share
-  its hash tag; different namespaces are different slots, so this script is for standalone
-  servers, like the checkpointer's list(None).
+  Expired items are removed on the way, with their entries (includes/store.lua). The items
+  of a namespace share its hash tag; different namespaces are different slots, so this script
+  is for standalone servers, like the checkpointer's list(None).
 
   Returns { rows, stopped, armed }.
   Page mode: rows = { {N, nsseq, K, seq, {y, v}, c, u, ttl ms or false, verdict (1 sure,
   2 unsure)}, ... }, the matches in walk order.
-  Rank mode: rows = { {N, nsseq, {K, ...}, {K, vectors, ...}, data, stride}, ... }, one block
-  per namespace in walk order: its candidates in order, their vectors (HGETALL of the vectors
-  hash without a filter, else just the candidates'), and data, stride values per candidate:
-  0 (nothing), 2 (y, v: a filter, for the client's check) or 5 (y, v, c, u, ttl ms or false:
-  every candidate is returned, and this call re-armed them). stopped = 1 when the walk ended at offset + limit sure
+  Rank mode: rows = { {N, nsseq, version or false, order or false, vectors or false,
+  candidates or false, data, stride}, ... }, one block per namespace in walk order. order (every
+  key, in order) and vectors (HGETALL of the vectors hash) are false when the client holds
+  them under the current version. candidates: the keys a filter kept, in order, or false
+  without a filter (every key is one). data: stride values per candidate: 0 (nothing), 2 (y, v:
+  a filter, for the client's check) or 5 (y, v, c, u, ttl ms or false: every candidate is
+  returned, and this call re-armed them; candidates is then always given).
+  stopped = 1 when the walk ended at offset + limit sure
   matches; armed = 1 when this call decided the page and re-armed it (as asked), so the client
   re-arms nothing. (When the client's check then rejects a bytes value counted sure here, the
   page this call re-armed was off by that item: the one over-refresh left.)
@@ -56,8 +61,11 @@ local offset, limit, refresh = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == 
 local rank, whole = mode == 'rank', ARGV[9] == '1'
 local stop = (not rank and ARGV[7] == '1') and offset + limit or 0
 local EXACT = 9007199254740992  -- 2^53: integers beyond it are not exact as doubles
+local held = {}
+local nheld = tonumber(ARGV[10])
+for i = 11, 10 + 2 * nheld, 2 do held[ARGV[i]] = ARGV[i + 1] end
 local conds = {}
-for i = 10, #ARGV, 3 do
+for i = 11 + 2 * nheld, #ARGV, 3 do
   local raw = ARGV[i + 2]
   local operand = string.sub(raw, 2)
   if string.sub(raw, 1, 1) == 'n' then operand = tonumber(operand) end
@@ -151,7 +159,7 @@ local function page()
   return out, where, unsure, 0
 end
 
--- rank mode: every candidate, with its vectors
+-- rank mode: every candidate, with its vectors unless the client holds them
 local function candidates()
   local blocks, count, unsure = {}, 0, 0
   local filtered = #conds > 0 or not whole
@@ -159,30 +167,36 @@ local function candidates()
     local ns = entry[1]
     local nk = ns_keys(prefix, ns)
     expire(nk, now)
-    local members = redis.call('ZRANGE', nk.index, 0, -1)
-    local ks, vecs, data = members, nil, {}
+    local version = redis.call('HGET', nk.versions, ns)
+    local hit = version and held[ns] == version
+    local members, vecs = false, false
+    if not hit then
+      members = redis.call('ZRANGE', nk.index, 0, -1)
+      vecs = redis.call('HGETALL', nk.vectors)
+    end
+    local cands, data = false, {}
     if filtered then
-      ks = {}
-      for _, k in ipairs(members) do
+      cands = {}
+      for _, k in ipairs(members or redis.call('ZRANGE', nk.index, 0, -1)) do
         local h = redis.call('HMGET', nk.items .. k, 'y', 'v')
         if not h[1] then
           forget(nk, k)
         else
           local v = verdict(h[1], h[2])
           if v > 0 then
-            ks[#ks + 1] = k
+            cands[#cands + 1] = k
             data[#data + 1] = h[1]
             data[#data + 1] = h[2]
             if v == 2 then unsure = unsure + 1 end
           end
         end
       end
-      vecs = pairs_of(nk.vectors, ks)
+      count = count + #cands
     else
-      vecs = redis.call('HGETALL', nk.vectors)
+      count = count + (members and #members or redis.call('ZCARD', nk.index))
     end
-    count = count + #ks
-    blocks[#blocks + 1] = {ns, entry[2], ks, vecs, data, filtered and 2 or 0, nk}
+    blocks[#blocks + 1] = {ns, entry[2], version or false, members, vecs, cands, data,
+                           filtered and 2 or 0, nk}
   end
   return blocks, count, unsure
 end
@@ -204,20 +218,20 @@ local armed = 0
 if unsure == 0 and offset == 0 and count <= limit then
   -- every candidate is returned: complete them and re-arm them here, so the search is one call
   for _, b in ipairs(blocks) do
-    local ks, data = {}, {}
-    for _, k in ipairs(b[3]) do
-      local h = redis.call('HMGET', b[7].items .. k, 'y', 'v', 'c', 'u', 't')
+    local nk, ks, data = b[9], {}, {}
+    for _, k in ipairs(b[6] or b[4] or redis.call('ZRANGE', nk.index, 0, -1)) do
+      local h = redis.call('HMGET', nk.items .. k, 'y', 'v', 'c', 'u', 't')
       if not h[1] then
-        forget(b[7], k)
+        forget(nk, k)
       else
         ks[#ks + 1] = k
         for x = 1, 5 do data[#data + 1] = h[x] or false end
-        rearm(b[7], k, h[5])
+        rearm(nk, k, h[5])
       end
     end
-    b[3], b[5], b[6] = ks, data, 5
+    b[6], b[7], b[8] = ks, data, 5
   end
   armed = 1
 end
-for _, b in ipairs(blocks) do b[7] = nil end
+for _, b in ipairs(blocks) do b[9] = nil end
 return {blocks, 0, armed}

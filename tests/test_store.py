@@ -76,8 +76,9 @@ INDEX = {"dims": DIMS, "embed": embed, "fields": ["text", "meta.title", "tags[*]
 class Ref:
     """InMemoryStore as the reference, minus its artifacts the documented differences name:
     a get or a delete of a missing item does not create a namespace (whose place in the
-    search order would then be taken before its first item), and list_namespaces skips
-    emptied namespaces."""
+    search order would then be taken before its first item), list_namespaces skips
+    emptied namespaces, and an update keeps no vector of the old value (InMemoryStore keeps
+    each path's vector until that path is embedded again, even through index=False)."""
 
     def __init__(self, index: dict[str, Any] | None = None) -> None:
         self.mem = InMemoryStore(index=index)  # type: ignore[arg-type]
@@ -99,7 +100,19 @@ class Ref:
                     self.mem._data = saved
             else:
                 forwarded.append((i, op))
+        vectors = self.mem._vectors
+        replaced = {
+            (op.namespace, op.key): dict(vectors[op.namespace].get(op.key, {}))
+            for _, op in forwarded
+            if isinstance(op, PutOp) and op.value is not None
+        }
         out = self.mem.batch([op for _, op in forwarded])
+        for (ns, key), old in replaced.items():
+            now = vectors[ns].get(key, {})
+            for path in [p for p, v in now.items() if old.get(p) is v]:
+                del now[path]  # not embedded by this put: the old value's
+            if key in vectors[ns] and not now:
+                del vectors[ns][key]
         for (i, _), r in zip(forwarded, out, strict=True):
             results[i] = r
         for ns, items in list(data.items()):

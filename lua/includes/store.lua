@@ -10,21 +10,26 @@
       deadlines  prefix_exp:{N}    ZSET  K by its item's expiry (ms): the item's own PEXPIREAT,
                                          mirrored so that expired items leave the index and the
                                          vectors before anyone reads them
+      version    prefix_nsver      HASH  N -> a stamp that changes whenever N's keys, order or
+                                         vectors may have: a client caches a namespace's
+                                         vectors under it and is sent them again only after a
+                                         change (store_search-1.lua). seq@time: unique even after
+                                         a failover or a restore rewinds the counter.
   now_ms()            the server's clock.
+  bump(nk)            a new version for the namespace.
   arm(nk, K, ttl, now)   the item's deadline now + ttl, on the key and in the mirror, together.
   disarm(nk, K)       no deadline: PERSIST and out of the mirror.
   forget(nk, K)       K out of the index, the vectors and the deadlines (the item key itself is
-                      the caller's).
-  pairs_of(key, ks)   HMGET of a hash for many fields, as flat {k1, v1, k2, v2, ...} (false for
-                      a missing field), in chunks: unpack() of thousands overflows the C stack.
+                      the caller's); a new version when that removed anything.
   expire(nk, now, n)  removes the items whose deadline has passed (at most n, all when n is nil):
                       the key too, because a script may still see a key in its last millisecond.
 ]]
-local unpack = unpack or table.unpack
-
 local function ns_keys(prefix, ns)
   local tag = '{' .. ns .. '}'
   return {
+    prefix = prefix,
+    ns = ns,
+    versions = prefix .. '_nsver',
     items = prefix .. ':' .. tag .. ':',
     index = prefix .. '_keys:' .. tag,
     vectors = prefix .. '_vec:' .. tag,
@@ -35,6 +40,12 @@ end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function bump(nk)
+  local seq = redis.call('INCR', nk.prefix .. '_seq')
+  local t = redis.call('TIME')
+  redis.call('HSET', nk.versions, nk.ns, seq .. '@' .. t[1] .. '.' .. t[2])
 end
 
 local function arm(nk, k, ttl, now)
@@ -48,9 +59,9 @@ local function disarm(nk, k)
 end
 
 local function forget(nk, k)
-  redis.call('ZREM', nk.index, k)
-  redis.call('HDEL', nk.vectors, k)
+  local gone = redis.call('ZREM', nk.index, k) + redis.call('HDEL', nk.vectors, k)
   redis.call('ZREM', nk.deadlines, k)
+  if gone > 0 then bump(nk) end
 end
 
 local function expire(nk, now, n)
@@ -64,17 +75,4 @@ local function expire(nk, now, n)
     redis.call('UNLINK', nk.items .. k)
     forget(nk, k)
   end
-end
-
-local function pairs_of(key, ks)
-  local out = {}
-  for i = 1, #ks, 1000 do
-    local j = math.min(i + 999, #ks)
-    local got = redis.call('HMGET', key, unpack(ks, i, j))
-    for x = i, j do
-      out[#out + 1] = ks[x]
-      out[#out + 1] = got[x - i + 1] or false
-    end
-  end
-  return out
 end

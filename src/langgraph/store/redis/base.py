@@ -20,6 +20,7 @@ from langgraph.store.base import (
 )
 
 from .ops import StoreOps
+from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 
 Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
 
@@ -36,7 +37,10 @@ class BaseRedisStore(BaseStore):
         ttl: TTLConfig | None = None,
         prefix: str = "store",
         connection_args: dict[str, Any] | None = None,
+        vector_cache_mb: float = DEFAULT_CACHE_BYTES / (1 << 20),
     ) -> None:
+        """`vector_cache_mb`: how much of namespaces' vectors a query may keep in this process
+        (0: none), so an unchanged namespace's vectors are not sent again (vectors.py)."""
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
@@ -63,7 +67,12 @@ class BaseRedisStore(BaseStore):
                 (p, tokenize_path(p)) if p != "$" else (p, p)
                 for p in (self.index_config.get("fields") or ["$"])
             ]
-        self._ops = StoreOps(prefix)
+        if vector_cache_mb < 0:
+            raise ValueError(f"vector_cache_mb must be >= 0, got {vector_cache_mb}")
+        cache = None
+        if self.index_config and vector_cache_mb:
+            cache = VectorCache(int(vector_cache_mb * (1 << 20)))
+        self._ops = StoreOps(prefix, cache=cache)
         self._user_client = redis_client
         self._redis_url = redis_url
         self._connection_args = dict(connection_args or {})

@@ -13,7 +13,7 @@ import math
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any
 
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc
@@ -31,6 +31,8 @@ from langgraph.store.base import (
     SearchOp,
 )
 from langgraph.store.memory import _compare_values, _does_match
+
+from .vectors import Entry, Matrix, VectorCache, rank
 
 Batch = Generator[RoundTrip, list[Any], list[Result]]
 Searched = tuple[list[SearchItem], list[Eval]]
@@ -55,6 +57,7 @@ class StoreOps:
     prefix: str = "store"
     serde: SerializerProtocol = field(default_factory=JsonPlusSerializer)
     default_ttl_ms: int = 0
+    cache: VectorCache | None = None
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
@@ -185,14 +188,17 @@ class StoreOps:
             updated_at=_time(u),
         )
 
-    def _search_call(self, op: SearchOp, scored: bool) -> Eval:
+    def _search_call(self, op: SearchOp, scored: bool, held: bool = True) -> Eval:
+        """`held`: whether to name the namespaces whose vectors the cache holds (a query)."""
         triples, whole = prefilter(op.filter)
+        nsp = ns_key(op.namespace_prefix) if op.namespace_prefix else ""
+        cached = self.cache.held(nsp) if scored and held and self.cache is not None else []
         return Eval(
             self.s["store_search"],
             [self.ns_index],
             [
                 self.prefix,
-                ns_key(op.namespace_prefix) if op.namespace_prefix else "",
+                nsp,
                 "rank" if scored else "page",
                 max(op.offset, 0),
                 max(op.limit, 0),
@@ -200,6 +206,8 @@ class StoreOps:
                 "1",
                 self.ns_order,
                 "1" if whole else "0",
+                len(cached) // 2,
+                *cached,
                 *triples,
             ],
         )
@@ -215,7 +223,14 @@ class StoreOps:
         values. Only when some verdict was unsure does the client re-arm, with the puts."""
         rank = read.args[2] == "rank"
         for attempt in range(3):
-            cols, stopped, armed = Columns.of(reply, rank), int(reply[1]), int(reply[2])
+            cols = self._columns(reply, rank)
+            if cols is None:
+                # another thread dropped a namespace this call named as held: ask for it all
+                read = self._search_call(op, True, held=False)
+                (reply,) = yield RoundTrip([read])
+                cols = self._columns(reply, rank)
+                assert cols is not None
+            stopped, armed = int(reply[1]), int(reply[2])
             chosen = self._choose(op, cols, query)
             if stopped and len(chosen) < op.limit:
                 # the script stopped at its count of sure matches and this check disagreed
@@ -223,7 +238,8 @@ class StoreOps:
                 args = list(read.args)
                 args[5], args[6] = "0", "0"
                 (reply,) = yield RoundTrip([Eval(read.script, read.keys, args)])
-                cols, armed = Columns.of(reply, rank), 0
+                cols, armed = self._columns(reply, rank), 0
+                assert cols is not None  # a page walk holds no vectors
                 chosen = self._choose(op, cols, query)
             fetch = [i for i, _, _ in chosen if cols.full[i] is None]
             fresh: dict[int, Any] = {}
@@ -287,8 +303,50 @@ class StoreOps:
         if query is None:
             page = kept[op.offset : op.offset + op.limit]
             return [(i, values.get(i), None) for i in page]
-        ranked = _rank(query, [cols.vectors[i] for i in kept], op.offset, op.limit)
+        best, has = cols.best(query)
+        if op.filter:
+            best, has = best[kept], has[kept]
+        ranked = rank(best, has, op.offset, op.limit)
         return [(kept[j], values.get(kept[j]), score) for j, score in ranked]
+
+    def _columns(self, reply: Any, rank: bool) -> Columns | None:
+        """store_search-1.lua's candidates, column by column. A rank block's vectors come
+        from the reply (and go into the cache) or, when the client named their version as
+        held, from the cache; None when the cache has dropped them since."""
+        rows = reply[0] or []
+        if not rank:
+            return Columns(
+                [r[0] for r in rows],
+                [r[2] for r in rows],
+                [r[4] for r in rows],
+                [(r[5], r[6], r[7]) for r in rows],
+            )
+        cols = Columns([], [], [], [])
+        for nse, _, version, order, vecs, cands, data, stride in rows:
+            nse, version = _str(nse), version and _str(version)
+            if order is None:
+                entry = self.cache.get(nse, version) if self.cache is not None else None
+                if entry is None:
+                    return None
+            else:
+                entry = Entry(version, order, dict(zip(vecs[::2], vecs[1::2], strict=True)))
+                if self.cache is not None:
+                    self.cache.put(nse, entry)
+            keys = entry.keys if cands is None else cands
+            n, stride = len(keys), int(stride)
+            rows_of = None if cands is None else [entry.where.get(k, -1) for k in keys]
+            cols.blocks.append((entry.matrix, rows_of))
+            cols.ns.extend([nse] * n)
+            cols.keys.extend(keys)
+            if stride:
+                cols.typed.extend(zip(data[0::stride], data[1::stride], strict=True))
+            else:
+                cols.typed.extend([None] * n)
+            if stride == 5:
+                cols.full.extend(zip(data[2::5], data[3::5], data[4::5], strict=True))
+            else:
+                cols.full.extend([None] * n)
+        return cols
 
     @staticmethod
     def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
@@ -304,43 +362,34 @@ class StoreOps:
         return namespaces[op.offset : op.offset + op.limit]
 
 
-class Columns(NamedTuple):
-    """store_search-1.lua's candidates, column by column (a query may have 10,000 of them):
-    encoded namespace and key, [y, v] or None, (c, u, ttl) or None when the row is not
-    complete, and the vectors (float32s) or None."""
+@dataclass
+class Columns:
+    """A search's candidates, column by column (a query may have 10,000 of them): encoded
+    namespace and key, [y, v] or None, (c, u, ttl) or None when the row is not complete; and
+    for a query, per namespace block, its vectors and which of their rows each candidate is
+    (None: all, in order)."""
 
     ns: list[Any]
     keys: list[Any]
     typed: list[Any]
     full: list[Any]
-    vectors: list[Any]
+    blocks: list[tuple[Matrix, list[int] | None]] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, reply: Any, rank: bool) -> Columns:
-        rows = reply[0] or []
-        if not rank:
-            return cls(
-                [r[0] for r in rows],
-                [r[2] for r in rows],
-                [r[4] for r in rows],
-                [(r[5], r[6], r[7]) for r in rows],
-                [None] * len(rows),
-            )
-        cols = cls([], [], [], [], [])
-        for nse, _, ks, vecs, data, stride in rows:
-            n, stride = len(ks), int(stride)
-            cols.ns.extend([nse] * n)
-            cols.keys.extend(ks)
-            cols.vectors.extend(map(dict(zip(vecs[::2], vecs[1::2], strict=True)).get, ks))
-            if stride:
-                cols.typed.extend(zip(data[0::stride], data[1::stride], strict=True))
-            else:
-                cols.typed.extend([None] * n)
-            if stride == 5:
-                cols.full.extend(zip(data[2::5], data[3::5], data[4::5], strict=True))
-            else:
-                cols.full.extend([None] * n)
-        return cols
+    def best(self, query: Any) -> tuple[Any, Any]:
+        """Each candidate's best score and whether it has a vector (vectors.Matrix.best)."""
+        import numpy as np
+
+        bests, hases = [], []
+        for matrix, rows in self.blocks:
+            best, has = matrix.best(query)
+            if rows is not None:
+                at = np.asarray(rows, dtype=np.int64)
+                best, has = best[at], has[at] & (at >= 0)
+            bests.append(best)
+            hases.append(has)
+        if not bests:
+            return np.zeros(0), np.zeros(0, dtype=bool)
+        return np.concatenate(bests), np.concatenate(hases)
 
 
 def _matches(value: dict[str, Any], filter: dict[str, Any]) -> bool:
@@ -425,43 +474,3 @@ def lockstep(
             step(i, replies[at : at + len(rt.cmds)])
             at += len(rt.cmds)
     return done
-
-
-def _rank(
-    query: Any, packed: list[bytes | None], offset: int, limit: int
-) -> list[tuple[int, float | None]]:
-    """Exact cosine similarity, as InMemoryStore ranks: each stored vector of a candidate
-    scores it, its best counts, ties keep the candidates' order, and candidates without
-    vectors follow unscored. `packed`: each candidate's float32 vectors, one after another.
-    Returns (candidate index, score) for the page asked for."""
-    import numpy as np
-
-    q = np.asarray(query, dtype=np.float64)
-    width = 4 * len(q)
-    present = [i for i, e in enumerate(packed) if e]
-    scoreless = [i for i, e in enumerate(packed) if not e]
-    kept: list[tuple[int, float | None]] = []
-    if present:
-        counts = np.fromiter((len(packed[i]) for i in present), dtype=np.int64, count=len(present))  # type: ignore[arg-type]
-        if (counts % width).any():
-            raise ValueError(
-                f"stored vectors do not have the query's {len(q)} dimensions: "
-                "was the index's embed function changed?"
-            )
-        counts //= width
-        m = np.frombuffer(b"".join(packed[i] for i in present), dtype=np.float32)  # type: ignore[misc]
-        m = m.reshape(-1, len(q)).astype(np.float64)
-        norms = np.linalg.norm(m, axis=1)
-        qn = np.linalg.norm(q)
-        sims = np.zeros(len(m))
-        ok = norms != 0
-        if qn:
-            sims[ok] = m[ok] @ q / (norms[ok] * qn)
-        # an item's best vector scores it; ties keep the candidates' order, as a stable
-        # sort of every vector's score (InMemoryStore's) leaves them
-        best = np.maximum.reduceat(sims, np.concatenate(([0], np.cumsum(counts)[:-1])))
-        order = np.lexsort((np.arange(len(best)), -best))[offset : offset + limit]
-        kept = [(present[j], float(best[j])) for j in order.tolist()]
-    if scoreless and len(kept) < limit:
-        kept.extend((i, None) for i in scoreless[: limit - len(kept)])
-    return kept

@@ -1,0 +1,151 @@
+"""A query's scoring: the candidates' vectors as one matrix, ranked by exact cosine similarity
+as InMemoryStore ranks, and the client's cache of each namespace's vectors.
+
+The cache is what makes a query cheap on plain Redis: a namespace's vectors are sent once,
+then kept here under the namespace's version (store_nsver, changed by every script that
+changes its keys, order or vectors: lua/includes/store.lua). A query sends the versions it
+holds and gets back only what changed, so an unchanged namespace costs its filter and its
+page, not its vectors."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+DEFAULT_CACHE_BYTES = 64 << 20
+
+
+class Matrix:
+    """Some candidates' vectors, ready to score: one float64 row per vector, candidates in
+    order, each with one row per vector it has (its paths; none when it was put with
+    index=False)."""
+
+    def __init__(self, packed: Sequence[bytes | None]) -> None:
+        import numpy as np
+
+        self.size = len(packed)
+        present = [i for i, e in enumerate(packed) if e]
+        self.present = np.asarray(present, dtype=np.int64)
+        self.lengths = np.fromiter(
+            (len(packed[i]) for i in present),  # type: ignore[arg-type]
+            dtype=np.int64,
+            count=len(present),
+        )
+        self.raw = b"".join(packed[i] for i in present)  # type: ignore[misc]
+        self.nbytes = len(self.raw) * 3  # the float32 bytes and their float64 rows
+        self._built: tuple[Any, Any, Any] | None = None  # rows, norms, starts: set at once
+
+    def _build(self, dims: int) -> tuple[Any, Any, Any]:
+        import numpy as np
+
+        built = self._built
+        if built is not None and built[0].shape[1] == dims:
+            return built
+        width = 4 * dims
+        if (self.lengths % width).any():
+            raise ValueError(
+                f"stored vectors do not have the query's {dims} dimensions: "
+                "was the index's embed function changed?"
+            )
+        rows = np.frombuffer(self.raw, dtype=np.float32).reshape(-1, dims).astype(np.float64)
+        starts = np.concatenate(([0], np.cumsum(self.lengths // width)[:-1]))
+        self._built = built = (rows, np.linalg.norm(rows, axis=1), starts)
+        return built
+
+    def best(self, query: Any) -> tuple[Any, Any]:
+        """Each candidate's best cosine similarity to the query, and which candidates have a
+        vector at all."""
+        import numpy as np
+
+        q = np.asarray(query, dtype=np.float64)
+        has = np.zeros(self.size, dtype=bool)
+        best = np.zeros(self.size)
+        if not len(self.present):
+            return best, has
+        rows, norms, starts = self._build(len(q))
+        sims = np.zeros(len(rows))
+        ok = norms != 0
+        qn = np.linalg.norm(q)
+        if qn:
+            sims[ok] = rows[ok] @ q / (norms[ok] * qn)
+        best[self.present] = np.maximum.reduceat(sims, starts)
+        has[self.present] = True
+        return best, has
+
+
+def rank(best: Any, has: Any, offset: int, limit: int) -> list[tuple[int, float | None]]:
+    """(candidate index, score) of the page, as InMemoryStore orders it: a stable sort of
+    every vector's score, descending, keeps an item at its best vector and ties in the
+    candidates' order; candidates without vectors follow, unscored, when the page has room."""
+    import numpy as np
+
+    scored = np.flatnonzero(has)
+    top = offset + limit
+    if 0 < top < len(scored) // 2:
+        # only what can reach the page: every score at least the top-th best (ties included)
+        sb = best[scored]
+        floor = -np.partition(-sb, top - 1)[top - 1]
+        scored = scored[sb >= floor]
+    order = np.lexsort((scored, -best[scored]))[offset:top]
+    kept: list[tuple[int, float | None]] = [
+        (int(scored[j]), float(best[scored[j]])) for j in order.tolist()
+    ]
+    if len(kept) < limit:
+        scoreless = np.flatnonzero(~has)[: limit - len(kept)]
+        kept.extend((int(i), None) for i in scoreless.tolist())
+    return kept
+
+
+class Entry:
+    """One namespace's keys in order and their vectors, as of one version."""
+
+    def __init__(self, version: str | None, keys: list[Any], vectors: dict[Any, Any]) -> None:
+        self.version = version
+        self.keys = keys
+        self.where = {k: i for i, k in enumerate(keys)}
+        self.matrix = Matrix([vectors.get(k) for k in keys])
+
+
+class VectorCache:
+    """Namespaces' vectors by encoded namespace, least recently used first out once they hold
+    more than `max_bytes`. Shared by the threads that use one store."""
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def held(self, prefix: str) -> list[str]:
+        """(N, version) pairs, flat, for the namespaces under an encoded prefix ("" for
+        all)."""
+        with self._lock:
+            return [
+                x
+                for nse, e in self._entries.items()
+                if e.version and (not prefix or nse == prefix or nse.startswith(prefix + ":"))
+                for x in (nse, e.version)
+            ]
+
+    def get(self, nse: str, version: str) -> Entry | None:
+        with self._lock:
+            e = self._entries.get(nse)
+            if e is None or e.version != version:
+                return None
+            self._entries.move_to_end(nse)
+            return e
+
+    def put(self, nse: str, entry: Entry) -> None:
+        if not entry.version or entry.matrix.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(nse, None)
+            if old is not None:
+                self._bytes -= old.matrix.nbytes
+            self._entries[nse] = entry
+            self._bytes += entry.matrix.nbytes
+            while self._bytes > self.max_bytes:
+                _, out = self._entries.popitem(last=False)
+                self._bytes -= out.matrix.nbytes
