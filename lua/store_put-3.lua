@@ -44,6 +44,7 @@ else
   redis.call('HSET', item, 'c', now, 's', seq)
 end
 redis.call('HSET', item, 'y', ARGV[8], 'v', value, 'u', now)
+drop_docs(nk, key)
 if vectors ~= '' then
   redis.call('HSET', nk.vectors, key, vectors)
 else
@@ -54,6 +55,7 @@ redis.call('ZADD', ns_set, 'NX', 0, ns)
 -- a namespace keeps its first place for good, even after it was emptied (as InMemoryStore's
 -- dict keeps it): so the search order never depends on whether someone listed namespaces
 redis.call('HSETNX', ARGV[7], ns, seq)
+write_docs(nk, key, vectors, nil)
 if ttl > 0 then
   redis.call('HSET', item, 't', ttl)
   arm(nk, key, ttl, now)

@@ -15,10 +15,18 @@
                                          vectors under it and is sent them again only after a
                                          change (store_search-1.lua). seq@time: unique even after
                                          a failover or a restore rewinds the counter.
+      docs       prefix_fv:{N}:K:i HASH  one per vector of K, for the server's vector index,
+                                         only once setup() set prefix_fvon (its dimensions):
+                                         v the float32 vector, p tags of N's prefixes, s K's
+                                         seq, o N's first seq (src/langgraph/store/redis/
+                                         ftindex.py). Written, re-armed and removed with K.
   now_ms()            the server's clock.
   bump(nk)            a new version for the namespace.
-  arm(nk, K, ttl, now)   the item's deadline now + ttl, on the key and in the mirror, together.
+  arm(nk, K, ttl, now)   the item's deadline now + ttl, on the key (and its documents) and in
+                      the mirror, together.
   disarm(nk, K)       no deadline: PERSIST and out of the mirror.
+  write_docs(nk, K, vectors, at)  K's documents from its vectors (deadline `at` or none);
+                      drop_docs(nk, K) removes them (before K's vectors change or go).
   forget(nk, K)       K out of the index, the vectors and the deadlines (the item key itself is
                       the caller's); a new version when that removed anything.
   expire(nk, now, n)  removes the items whose deadline has passed (at most n, all when n is nil):
@@ -30,6 +38,7 @@ local function ns_keys(prefix, ns)
     prefix = prefix,
     ns = ns,
     versions = prefix .. '_nsver',
+    docs = prefix .. '_fv:' .. tag .. ':',
     items = prefix .. ':' .. tag .. ':',
     index = prefix .. '_keys:' .. tag,
     vectors = prefix .. '_vec:' .. tag,
@@ -42,6 +51,55 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- the vector index's dimensions when documents are kept, else nil (read once per call)
+local fv_read, fv_dims = false, nil
+local function index_dims(prefix)
+  if not fv_read then
+    fv_dims = tonumber(redis.call('GET', prefix .. '_fvon') or '')
+    fv_read = true
+  end
+  return fv_dims
+end
+
+-- each document of K (as many as its stored vectors hold)
+local function each_doc(nk, k, fn)
+  local dims = index_dims(nk.prefix)
+  if not dims then return end
+  local n = math.floor(redis.call('HSTRLEN', nk.vectors, k) / (4 * dims))
+  for i = 1, n do fn(nk.docs .. k .. ':' .. i) end
+end
+
+local function drop_docs(nk, k)
+  each_doc(nk, k, function(d) redis.call('UNLINK', d) end)
+end
+
+-- a hex tag per namespace prefix at a label boundary (ftindex.tags)
+local function tags(ns)
+  local out, pos = {}, 1
+  while true do
+    local i = string.find(ns, ':', pos, true)
+    out[#out + 1] = string.sub(redis.sha1hex(i and string.sub(ns, 1, i - 1) or ns), 1, 24)
+    if not i then break end
+    pos = i + 1
+  end
+  return table.concat(out, ',')
+end
+
+local function write_docs(nk, k, raw, at)
+  local dims = index_dims(nk.prefix)
+  if not dims or not raw or raw == '' then return end
+  local w = 4 * dims
+  if #raw % w ~= 0 then return end  -- another embedding's vectors: never in the index
+  local seq = redis.call('HGET', nk.items .. k, 's')
+  local o = redis.call('HGET', nk.prefix .. '_nsseq', nk.ns)
+  local p = tags(nk.ns)
+  for i = 1, #raw / w do
+    local d = nk.docs .. k .. ':' .. i
+    redis.call('HSET', d, 'v', string.sub(raw, (i - 1) * w + 1, i * w), 'p', p, 's', seq, 'o', o)
+    if at then redis.call('PEXPIREAT', d, at) end
+  end
+end
+
 local function bump(nk)
   local seq = redis.call('INCR', nk.prefix .. '_seq')
   local t = redis.call('TIME')
@@ -51,14 +109,17 @@ end
 local function arm(nk, k, ttl, now)
   redis.call('PEXPIREAT', nk.items .. k, now + ttl)
   redis.call('ZADD', nk.deadlines, now + ttl, k)
+  each_doc(nk, k, function(d) redis.call('PEXPIREAT', d, now + ttl) end)
 end
 
 local function disarm(nk, k)
   redis.call('PERSIST', nk.items .. k)
   redis.call('ZREM', nk.deadlines, k)
+  each_doc(nk, k, function(d) redis.call('PERSIST', d) end)
 end
 
 local function forget(nk, k)
+  drop_docs(nk, k)
   local gone = redis.call('ZREM', nk.index, k) + redis.call('HDEL', nk.vectors, k)
   redis.call('ZREM', nk.deadlines, k)
   if gone > 0 then bump(nk) end

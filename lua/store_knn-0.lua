@@ -1,0 +1,96 @@
+--[[ store_knn: a query without a filter through the server's vector index (RediSearch; see
+  src/langgraph/store/redis/ftindex.py), in one call: the index's nearest vectors, scored again
+  in float64 and ordered as InMemoryStore orders a query, the page's items read and re-armed.
+
+  ARGV[1]  the store prefix ("store")
+  ARGV[2]  the index name  store_fvidx
+  ARGV[3]  the FT query: "(@p:{<tag of the namespace prefix>})=>[KNN k @v $q AS __d]" or "(*)=>..."
+  ARGV[4]  the query vector, float32 (the index's parameter)
+  ARGV[5]  the query vector, float64 little-endian (the scores)
+  ARGV[6]  k, the documents asked for
+  ARGV[7]  the search's offset
+  ARGV[8]  the search's limit
+  ARGV[9]  "1" to re-arm the TTLs of the items returned (SearchOp.refresh_ttl), "0" not to
+  ARGV[10] the gap (float32 distances against float64 scores)
+
+  The page is settled only when it is exact: every vector under the prefix came back (fewer
+  than k, and enough items to fill the page without the items that have no vector), or the
+  page's last score exceeds 1 - the k-th distance (nothing left out can score above that) by
+  the gap. Ties keep the insertion order (the namespace's first seq o, then the item's seq s).
+  A document whose item is gone (expired, evicted) is removed with the item's other entries.
+  Returns {"ok", rows} with rows = { {N, K, score as a string, y, v, c, u}, ... }; {"scan"}
+  when the page is not settled here (the client scans, as without an index); {"error", text}
+  when the index cannot be searched (dropped, another server).
+]]
+--@include store
+local prefix, k = ARGV[1], tonumber(ARGV[6])
+local offset, limit, refresh = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
+local gap = tonumber(ARGV[10])
+local ok, res = pcall(redis.call, 'FT.SEARCH', ARGV[2], ARGV[3], 'PARAMS', '2', 'q', ARGV[4],
+  'SORTBY', '__d', 'LIMIT', '0', k, 'RETURN', '4', '__d', 's', 'o', 'v', 'DIALECT', '2')
+if not ok then
+  return {'error', type(res) == 'table' and (res.err or 'FT.SEARCH failed') or tostring(res)}
+end
+local dims = #ARGV[5] / 8
+local q = {struct.unpack('<' .. string.rep('d', dims), ARGV[5])}
+local qn = 0
+for i = 1, dims do qn = qn + q[i] * q[i] end
+qn = math.sqrt(qn)
+
+local fmt = '<' .. string.rep('f', dims)
+local best, order, found = {}, {}, 0
+for i = 2, #res, 2 do
+  local id, flat = res[i], res[i + 1]
+  local a = {}
+  for j = 1, #flat, 2 do a[flat[j]] = flat[j + 1] end
+  found = found + 1
+  local rest = string.sub(id, #prefix + 6)  -- after "<prefix>_fv:{"
+  local cut = string.find(rest, '}:', 1, true)
+  local ns, tail = string.sub(rest, 1, cut - 1), string.sub(rest, cut + 2)
+  local key = string.match(tail, '^(.*):[^:]*$')
+  if #a.v ~= 4 * dims then return {'scan'} end
+  local v = {struct.unpack(fmt, a.v)}
+  local dot, vn = 0, 0
+  for x = 1, dims do
+    dot = dot + v[x] * q[x]
+    vn = vn + v[x] * v[x]
+  end
+  local score = 0
+  if vn > 0 and qn > 0 then score = dot / (math.sqrt(vn) * qn) end
+  local id2 = ns .. '}' .. key
+  local b = best[id2]
+  if not b then
+    b = {ns, key, score, tonumber(a.o), tonumber(a.s)}
+    best[id2] = b
+    order[#order + 1] = b
+  elseif score > b[3] then
+    b[3] = score
+  end
+end
+table.sort(order, function(x, y)
+  if x[3] ~= y[3] then return x[3] > y[3] end
+  if x[4] ~= y[4] then return x[4] < y[4] end
+  return x[5] < y[5]
+end)
+if #order < offset + limit then return {'scan'} end  -- short: items without vectors may fill it
+if found >= k then
+  local last = res[#res]
+  local d
+  for j = 1, #last, 2 do if last[j] == '__d' then d = tonumber(last[j + 1]) end end
+  if not d or order[offset + limit][3] <= 1 - d + gap then return {'scan'} end
+end
+
+local rows = {}
+local now = now_ms()
+for i = offset + 1, offset + limit do
+  local b = order[i]
+  local nk = ns_keys(prefix, b[1])
+  local h = redis.call('HMGET', nk.items .. b[2], 'y', 'v', 'c', 'u', 't')
+  if not h[1] then
+    forget(nk, b[2])  -- expired or evicted: its documents go with its other entries
+    return {'scan'}
+  end
+  if refresh and h[5] then arm(nk, b[2], tonumber(h[5]), now) end
+  rows[#rows + 1] = {b[1], b[2], string.format('%.17g', b[3]), h[1], h[2], h[3], h[4]}
+end
+return {'ok', rows}
