@@ -12,18 +12,25 @@
   ARGV[8]  the search's limit
   ARGV[9]  "1" to re-arm the TTLs of the items returned (SearchOp.refresh_ttl), "0" not to
   ARGV[10] the gap (float32 distances against float64 scores)
+  ARGV[11] P, the encoded namespace prefix ("" for all)
 
-  The page is settled only when it is exact: every vector under the prefix came back (fewer
-  than k, and enough items to fill the page without the items that have no vector), or the
-  page's last score exceeds 1 - the k-th distance (nothing left out can score above that) by
-  the gap. Ties keep the insertion order (the namespace's first seq o, then the item's seq s).
+  The page is settled here when it is exact: every vector under the prefix came back (fewer
+  than k), or the page's last score exceeds 1 - the k-th distance (nothing left out can score
+  above that) by the gap. Ties keep the insertion order (the namespace's first seq o, then the
+  item's seq s). When every vector came back and the page is short, items without vectors
+  fill it, in insertion order, as InMemoryStore fills it (not offset, up to limit in all).
   A document whose item is gone (expired, evicted) is removed with the item's other entries.
-  Returns {"ok", rows} with rows = { {N, K, score as a string, y, v, c, u}, ... }; {"scan"}
+  Returns {"ok", rows} with rows = { {N, K, score as a string or false, y, v, c, u}, ... }; {"scan"}
   when the page is not settled here (the client scans, as without an index); {"error", text}
   when the index cannot be searched (dropped, another server).
 ]]
 --@include store
-local prefix, k = ARGV[1], tonumber(ARGV[6])
+local prefix, k, p = ARGV[1], tonumber(ARGV[6]), ARGV[11]
+local zero = prefix .. '_fvzero'
+if (p == '' and redis.call('ZCARD', zero) > 0) or (p ~= '' and (redis.call('ZSCORE', zero, p)
+    or #redis.call('ZRANGEBYLEX', zero, '[' .. p .. ':', '(' .. p .. ';', 'LIMIT', 0, 1) > 0)) then
+  return {'scan'}  -- a zero vector under the prefix: the index cannot rank it (store.lua)
+end
 local offset, limit, refresh = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1'
 local gap = tonumber(ARGV[10])
 local ok, res = pcall(redis.call, 'FT.SEARCH', ARGV[2], ARGV[3], 'PARAMS', '2', 'q', ARGV[4],
@@ -72,8 +79,28 @@ table.sort(order, function(x, y)
   if x[4] ~= y[4] then return x[4] < y[4] end
   return x[5] < y[5]
 end)
-if #order < offset + limit then return {'scan'} end  -- short: items without vectors may fill it
-if found >= k then
+if limit <= 0 then return {'ok', {}} end
+local now = now_ms()
+local chosen = {}
+for i = offset + 1, math.min(offset + limit, #order) do chosen[#chosen + 1] = order[i] end
+if found < k then
+  -- every vector under the prefix is in hand: fill a short page with the items that have none
+  local room = limit - #chosen
+  for _, entry in ipairs(room > 0 and under(prefix, p) or {}) do
+    local nk = ns_keys(prefix, entry[1])
+    expire(nk, now)
+    for _, key in ipairs(redis.call('ZRANGE', nk.index, 0, -1)) do
+      if room == 0 then break end
+      if redis.call('HEXISTS', nk.vectors, key) == 0 then
+        chosen[#chosen + 1] = {entry[1], key, false}
+        room = room - 1
+      end
+    end
+    if room == 0 then break end
+  end
+elseif #order < offset + limit then
+  return {'scan'}  -- items with several vectors took more of the k than the page has room for
+else
   local last = res[#res]
   local d
   for j = 1, #last, 2 do if last[j] == '__d' then d = tonumber(last[j + 1]) end end
@@ -81,9 +108,7 @@ if found >= k then
 end
 
 local rows = {}
-local now = now_ms()
-for i = offset + 1, offset + limit do
-  local b = order[i]
+for _, b in ipairs(chosen) do
   local nk = ns_keys(prefix, b[1])
   local h = redis.call('HMGET', nk.items .. b[2], 'y', 'v', 'c', 'u', 't')
   if not h[1] then
@@ -91,6 +116,7 @@ for i = offset + 1, offset + limit do
     return {'scan'}
   end
   if refresh and h[5] then arm(nk, b[2], tonumber(h[5]), now) end
-  rows[#rows + 1] = {b[1], b[2], string.format('%.17g', b[3]), h[1], h[2], h[3], h[4]}
+  local score = b[3] and string.format('%.17g', b[3]) or false
+  rows[#rows + 1] = {b[1], b[2], score, h[1], h[2], h[3], h[4]}
 end
 return {'ok', rows}

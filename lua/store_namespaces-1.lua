@@ -32,6 +32,7 @@ for _, ns in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   else
     redis.call('ZREM', KEYS[1], ns)
     redis.call('HDEL', nk.versions, ns)
+    redis.call('ZREM', prefix .. '_fvzero', ns)
   end
 end
 return out

@@ -113,18 +113,7 @@ local function verdict(vtype, packed)
   return sure and 1 or 2
 end
 
-local namespaces
-if p == '' then
-  namespaces = redis.call('ZRANGE', KEYS[1], 0, -1)
-else
-  namespaces = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. p .. ':', '(' .. p .. ';')
-  if redis.call('ZSCORE', KEYS[1], p) then table.insert(namespaces, 1, p) end
-end
-local order = {}
-for i, ns in ipairs(namespaces) do
-  order[i] = {ns, tonumber(redis.call('HGET', ARGV[8], ns) or '0')}
-end
-table.sort(order, function(a, b) return a[2] < b[2] end)
+local order = under(prefix, p)
 local now = now_ms()
 
 local function rearm(nk, k, ttl)

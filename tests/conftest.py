@@ -7,6 +7,8 @@ Backends (every test that takes `backend` runs once per backend):
   url        the server named by REDIS_URL, when set. It is FLUSHDB'd before each test:
              point it at a throwaway server.
   fakeredis  the in-process fake (its Lua runs our scripts): a fast extra lane, never the only one.
+  stack      Redis Stack 7.4 (Redis with RediSearch, from PyPI: tests/stack.py), for the store's
+             tests only (modules test_store*): there RedisStore uses the server's vector index.
 Tests that need a real server process (MONITOR, SCRIPT FLUSH, restarts) take `real_backend`.
 """
 
@@ -25,6 +27,7 @@ import redis.asyncio as aredis
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
 
+from . import stack
 from .facade import Facade
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -50,10 +53,13 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    stack = (
+        ["stack"] if metafunc.module.__name__.rpartition(".")[2].startswith("test_store") else []
+    )
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", all_backends(), indirect=True)
+        metafunc.parametrize("backend", [*all_backends(), *stack], indirect=True)
     elif "real_backend" in metafunc.fixturenames:
-        metafunc.parametrize("real_backend", real_backends(), indirect=True)
+        metafunc.parametrize("real_backend", [*real_backends(), *stack], indirect=True)
 
 
 @dataclass
@@ -86,6 +92,9 @@ class Backend:
     def flush(self) -> None:
         c = self.sync_client()
         try:
+            if self.name == "stack":  # index definitions outlive FLUSHDB
+                for name in c.execute_command("FT._LIST"):
+                    c.execute_command("FT.DROPINDEX", name)
             c.flushdb()
             c.script_flush() if self.fake is None else None
         finally:
@@ -110,6 +119,11 @@ def _start(name: str) -> Backend:
         b = Backend(name, os.environ["REDIS_URL"])
     elif name == "fakeredis":
         b = Backend(name, fake=fakeredis.FakeServer())
+    elif name == "stack":
+        binary, search, ssl = stack.install()
+        env = {**os.environ, "LD_LIBRARY_PATH": str(ssl)}
+        srv = EmbeddedServer(binary=str(binary), extra_args=["--loadmodule", str(search)], env=env)
+        b = Backend(name, srv.start().url, srv)
     else:  # pragma: no cover
         raise ValueError(name)
     _started[name] = b

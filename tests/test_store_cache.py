@@ -10,7 +10,8 @@ again only after something changed the namespace. What is checked:
   said "held") makes the query ask again, and returns the right answer;
 - a small cache evicts least recently used namespaces and stays correct; vector_cache_mb=0
   turns it off; a negative size is refused.
-Every comparison is against InMemoryStore (Ref, both() from test_store.py)."""
+Every comparison is against InMemoryStore (Ref, both() from test_store.py). The stores scan
+(vector_index="scan"), on Redis Stack too, where queries would otherwise use its index."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def _held_replies(store: Any) -> list[list[bool]]:
 
 
 async def test_unchanged_namespace_is_not_sent_again(make: Make) -> None:
-    ours, ref = await make(index=INDEX), Ref(INDEX)
+    ours, ref = await make(index=INDEX, vector_index="scan"), Ref(INDEX)
     seen = _held_replies(ours.store)
     ops: list[Any] = [PutOp(("c", str(i % 2)), f"k{i}", {"text": f"item {i}"}) for i in range(30)]
     await both(ours, ref, ops)
@@ -78,7 +79,7 @@ async def test_random_changes_are_seen(make: Make, seed: int) -> None:
     """Puts, updates, deletes, index=False puts and queries interleaved, through two stores
     (two caches) on one server: every query equals InMemoryStore's."""
     rng = random.Random(seed)
-    a, b, ref = await make(index=INDEX), await make(index=INDEX), Ref(INDEX)
+    a, b, ref = await make(index=INDEX, vector_index="scan"), await make(index=INDEX, vector_index="scan"), Ref(INDEX)
     namespaces = [("r", "x"), ("r", "y"), ("r", "x", "z"), ("s",)]
     for step in range(60):
         writer = rng.choice([a, b])
@@ -105,7 +106,7 @@ async def test_random_changes_are_seen(make: Make, seed: int) -> None:
 def test_expiry_and_eviction_are_seen(real_backend: Backend) -> None:
     url = real_backend.url
     assert url
-    with RedisStore.from_conn_string(url, index=INDEX) as store:  # type: ignore[arg-type]
+    with RedisStore.from_conn_string(url, index=INDEX, vector_index="scan") as store:  # type: ignore[arg-type]
         store.setup()
         for i in range(8):
             store.put(("e",), f"k{i}", {"text": f"entry {i}"}, ttl=0.5 / 60 if i < 3 else None)
@@ -129,7 +130,7 @@ def test_expiry_and_eviction_are_seen(real_backend: Backend) -> None:
 def test_flushall_then_other_data_is_not_answered_from_the_cache(real_backend: Backend) -> None:
     url = real_backend.url
     assert url
-    with RedisStore.from_conn_string(url, index=INDEX) as store:  # type: ignore[arg-type]
+    with RedisStore.from_conn_string(url, index=INDEX, vector_index="scan") as store:  # type: ignore[arg-type]
         store.setup()
         store.put(("f",), "old", {"text": "aaaa"})
         assert [i.key for i in store.search(("f",), query="aaaa")] == ["old"]
@@ -143,7 +144,7 @@ def test_flushall_then_other_data_is_not_answered_from_the_cache(real_backend: B
 
 
 async def test_entry_dropped_between_request_and_reply(make: Make) -> None:
-    ours, ref = await make(index=INDEX), Ref(INDEX)
+    ours, ref = await make(index=INDEX, vector_index="scan"), Ref(INDEX)
     await both(ours, ref, [PutOp(("d",), f"k{i}", {"text": f"doc {i}"}) for i in range(20)])
     q = [SearchOp(("d",), query="doc 3", limit=4)]
     await both(ours, ref, q)
@@ -165,7 +166,7 @@ async def test_entry_dropped_between_request_and_reply(make: Make) -> None:
 
 
 async def test_small_cache_evicts_and_stays_correct(make: Make) -> None:
-    ours, ref = await make(index=INDEX, vector_cache_mb=0.004), Ref(INDEX)
+    ours, ref = await make(index=INDEX, vector_index="scan", vector_cache_mb=0.004), Ref(INDEX)
     cache = ours.store._ops.cache
     assert isinstance(cache, VectorCache) and cache.max_bytes == int(0.004 * (1 << 20))
     for n in range(6):
@@ -180,7 +181,7 @@ async def test_small_cache_evicts_and_stays_correct(make: Make) -> None:
 
 
 async def test_cache_off_and_bad_sizes(make: Make) -> None:
-    ours, ref = await make(index=INDEX, vector_cache_mb=0), Ref(INDEX)
+    ours, ref = await make(index=INDEX, vector_index="scan", vector_cache_mb=0), Ref(INDEX)
     assert ours.store._ops.cache is None
     seen = _held_replies(ours.store)
     await both(ours, ref, [PutOp(("o",), f"k{i}", {"text": f"o {i}"}) for i in range(5)])

@@ -20,6 +20,11 @@
                                          v the float32 vector, p tags of N's prefixes, s K's
                                          seq, o N's first seq (src/langgraph/store/redis/
                                          ftindex.py). Written, re-armed and removed with K.
+                                         A zero vector gets none (the index scores it NaN and
+                                         a filtered KNN drops it): N goes in prefix_fvzero
+                                         instead, and queries under N scan until N empties.
+  under(prefix, P)    the namespaces N == P or under P .. ":" (a label boundary), as {N, its
+                      first seq}, in that order: InMemoryStore's order of namespaces.
   now_ms()            the server's clock.
   bump(nk)            a new version for the namespace.
   arm(nk, K, ttl, now)   the item's deadline now + ttl, on the key (and its documents) and in
@@ -44,6 +49,22 @@ local function ns_keys(prefix, ns)
     vectors = prefix .. '_vec:' .. tag,
     deadlines = prefix .. '_exp:' .. tag,
   }
+end
+
+local function under(prefix, p)
+  local key, namespaces = prefix .. '_ns', nil
+  if p == '' then
+    namespaces = redis.call('ZRANGE', key, 0, -1)
+  else
+    namespaces = redis.call('ZRANGEBYLEX', key, '[' .. p .. ':', '(' .. p .. ';')
+    if redis.call('ZSCORE', key, p) then table.insert(namespaces, 1, p) end
+  end
+  local order = {}
+  for i, ns in ipairs(namespaces) do
+    order[i] = {ns, tonumber(redis.call('HGET', prefix .. '_nsseq', ns) or '0')}
+  end
+  table.sort(order, function(a, b) return a[2] < b[2] end)
+  return order
 end
 
 local function now_ms()
@@ -94,9 +115,15 @@ local function write_docs(nk, k, raw, at)
   local o = redis.call('HGET', nk.prefix .. '_nsseq', nk.ns)
   local p = tags(nk.ns)
   for i = 1, #raw / w do
-    local d = nk.docs .. k .. ':' .. i
-    redis.call('HSET', d, 'v', string.sub(raw, (i - 1) * w + 1, i * w), 'p', p, 's', seq, 'o', o)
-    if at then redis.call('PEXPIREAT', d, at) end
+    local v = string.sub(raw, (i - 1) * w + 1, i * w)
+    if string.find(v, '^[%z\128]*$') then
+      -- +0 and -0 only (and some denormals: scanning them too is merely slower)
+      redis.call('ZADD', nk.prefix .. '_fvzero', 0, nk.ns)
+    else
+      local d = nk.docs .. k .. ':' .. i
+      redis.call('HSET', d, 'v', v, 'p', p, 's', seq, 'o', o)
+      if at then redis.call('PEXPIREAT', d, at) end
+    end
   end
 end
 

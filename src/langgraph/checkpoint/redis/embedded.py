@@ -42,11 +42,13 @@ class EmbeddedServer:
         binary: str | None = None,
         port: int | None = None,
         extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.binary = binary or valkey_binary()
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="lg-redis-")
         self.extra_args = list(extra_args or [])
+        self.env = env  # the server's environment (None: this process's)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = Path(self.dir) / "server.log"
 
@@ -65,7 +67,9 @@ class EmbeddedServer:
             "--logfile", str(self.log),
             *self.extra_args,
         ]  # fmt: skip
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env
+        )
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

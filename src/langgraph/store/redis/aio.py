@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aredis
-from langgraph.checkpoint.redis.ops import Eval, RoundTrip, needs_resend, resend, wire
+from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip, needs_resend, resend, wire
 from langgraph.store.base import Op, Result
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .base import BaseRedisStore
 
@@ -49,16 +49,32 @@ class AsyncRedisStore(BaseRedisStore):
             self._private = self._client = None
 
     async def setup(self) -> None:  # type: ignore[override]
-        """Loads the scripts (idempotent); the store also works without it."""
+        """Loads the scripts, and readies the server's vector index where there is one and the
+        store has an `index` (idempotent). The store also works without it, scanning."""
         for s in self._ops.s.values():
             await self.client.script_load(s.source)
+        steps = self._index_steps()
+        if steps is None:
+            return
+        reply: Any = None
+        try:
+            while True:
+                step = steps.send(reply)
+                try:
+                    reply = await self._one(step if isinstance(step, Eval) else Cmd(step))
+                except ResponseError as e:
+                    reply = e
+        except StopIteration as stop:
+            self._ops.knn = stop.value
 
     asetup = setup
 
-    async def _one(self, c: Eval) -> Any:
+    async def _one(self, c: Eval | Cmd) -> Any:
         try:
             return await self.client.execute_command(*wire(c))
         except NoScriptError:
+            if not isinstance(c, Eval):
+                raise
             return await self.client.execute_command(*resend(c))
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:

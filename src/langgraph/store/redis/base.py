@@ -4,7 +4,8 @@ what a batch puts and searches (done by the drivers, sync or async, before the r
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Generator
+from typing import Any, Literal
 
 from langgraph.checkpoint.redis.base import TTL_KEYS
 from langgraph.store.base import (
@@ -19,6 +20,7 @@ from langgraph.store.base import (
     tokenize_path,
 )
 
+from . import ftindex
 from .ops import StoreOps
 from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 
@@ -38,9 +40,12 @@ class BaseRedisStore(BaseStore):
         prefix: str = "store",
         connection_args: dict[str, Any] | None = None,
         vector_cache_mb: float = DEFAULT_CACHE_BYTES / (1 << 20),
+        vector_index: Literal["auto", "scan"] = "auto",
     ) -> None:
         """`vector_cache_mb`: how much of namespaces' vectors a query may keep in this process
-        (0: none), so an unchanged namespace's vectors are not sent again (vectors.py)."""
+        (0: none), so an unchanged namespace's vectors are not sent again (vectors.py).
+        `vector_index`: "auto" lets setup() create and use the server's vector index where
+        it has one (RediSearch: ftindex.py), "scan" never does; results are the same."""
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
@@ -67,6 +72,9 @@ class BaseRedisStore(BaseStore):
                 (p, tokenize_path(p)) if p != "$" else (p, p)
                 for p in (self.index_config.get("fields") or ["$"])
             ]
+        if vector_index not in ("auto", "scan"):
+            raise ValueError(f'vector_index must be "auto" or "scan", got {vector_index!r}')
+        self.vector_index = vector_index
         if vector_cache_mb < 0:
             raise ValueError(f"vector_cache_mb must be >= 0, got {vector_cache_mb}")
         cache = None
@@ -117,6 +125,13 @@ class BaseRedisStore(BaseStore):
         for vec, (ns, key, _) in zip(embeddings, where, strict=True):
             by_item[(ns, key)].append(np.asarray(vec, dtype=np.float32).tobytes())
         return {k: b"".join(v) for k, v in by_item.items()}
+
+    def _index_steps(self) -> Generator[ftindex.Step, Any, bool] | None:
+        """setup()'s work on the server's vector index (ftindex.setup_steps), or None when
+        this store does not use one."""
+        if not self.index_config or self.vector_index != "auto":
+            return None
+        return ftindex.setup_steps(self._ops.prefix, int(self.index_config["dims"]))
 
     def _queries(self, ops: list[Op]) -> list[str]:
         if not (self.index_config and self.embeddings):

@@ -32,6 +32,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.memory import _compare_values, _does_match
 
+from . import ftindex
 from .vectors import Entry, Matrix, VectorCache, rank
 
 Batch = Generator[RoundTrip, list[Any], list[Result]]
@@ -58,6 +59,7 @@ class StoreOps:
     serde: SerializerProtocol = field(default_factory=JsonPlusSerializer)
     default_ttl_ms: int = 0
     cache: VectorCache | None = None
+    knn: bool = False  # setup() found the server's vector index (ftindex.py) and readied it
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
@@ -101,7 +103,10 @@ class StoreOps:
                 reads.append((i, op, self._get_call(ns_key(op.namespace), op.key, op.refresh_ttl)))
             elif isinstance(op, SearchOp):
                 scored = bool(op.query) and queries is not None and op.query in queries
-                reads.append((i, op, self._search_call(op, scored)))
+                if scored and self.knn and not op.filter:
+                    reads.append((i, op, self._knn_call(op, (queries or {})[op.query or ""])))
+                else:
+                    reads.append((i, op, self._search_call(op, scored)))
             elif isinstance(op, ListNamespacesOp):
                 reads.append(
                     (
@@ -212,6 +217,49 @@ class StoreOps:
             ],
         )
 
+    def _knn_call(self, op: SearchOp, query: Any) -> Eval:
+        import numpy as np
+
+        q = np.asarray(query, dtype="<f8")
+        k = max(op.offset, 0) + max(op.limit, 0) + ftindex.MARGIN
+        nsp = ns_key(op.namespace_prefix) if op.namespace_prefix else ""
+        return Eval(
+            self.s["store_knn"],
+            [],
+            [
+                self.prefix,
+                ftindex.index_name(self.prefix),
+                ftindex.knn_query(nsp, k),
+                q.astype("<f4").tobytes(),
+                q.tobytes(),
+                k,
+                max(op.offset, 0),
+                max(op.limit, 0),
+                "1" if op.refresh_ttl else "0",
+                repr(ftindex.GAP),
+                nsp,
+            ],
+        )
+
+    def _knn(self, reply: Any) -> list[SearchItem] | None:
+        """store_knn-0.lua's page, or None when the query must scan."""
+        status = _str(reply[0])
+        if status == "error":
+            self.knn = False  # the index is gone (or was never this server's): scan from now on
+        if status != "ok":
+            return None
+        return [
+            SearchItem(
+                namespace=ns_of(_str(nse)),
+                key=dec(_str(k)),
+                value=self.unpack((y, v)),
+                created_at=_time(c),
+                updated_at=_time(u),
+                score=None if score is None else float(_str(score)),
+            )
+            for nse, k, score, y, v, c, u in reply[1]
+        ]
+
     def _search(
         self, op: SearchOp, read: Eval, reply: Any, query: Any
     ) -> Generator[RoundTrip, list[Any], Searched]:
@@ -221,6 +269,11 @@ class StoreOps:
         candidates are not all returned is scored here, and its page fetched with store_get,
         which re-arms what it reads: the refresh rides on the round trip that reads the
         values. Only when some verdict was unsure does the client re-arm, with the puts."""
+        if read.script.name == "store_knn":
+            if (done := self._knn(reply)) is not None:
+                return done, []
+            read = self._search_call(op, True)
+            (reply,) = yield RoundTrip([read])
         rank = read.args[2] == "rank"
         for attempt in range(3):
             cols = self._columns(reply, rank)

@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-from langgraph.checkpoint.redis.sync import round_trip
+from langgraph.checkpoint.redis.ops import Cmd, Eval
+from langgraph.checkpoint.redis.sync import one, round_trip
 from langgraph.store.base import Op, Result
 
 from .base import BaseRedisStore
@@ -41,9 +42,23 @@ class RedisStore(BaseRedisStore):
             self._private = None
 
     def setup(self) -> None:
-        """Loads the scripts (idempotent); the store also works without it."""
+        """Loads the scripts, and readies the server's vector index where there is one and the
+        store has an `index` (idempotent). The store also works without it, scanning."""
         for s in self._ops.s.values():
             self.client.script_load(s.source)
+        steps = self._index_steps()
+        if steps is None:
+            return
+        reply: Any = None
+        try:
+            while True:
+                step = steps.send(reply)
+                try:
+                    reply = one(self.client, step if isinstance(step, Eval) else Cmd(step))
+                except redis.ResponseError as e:
+                    reply = e
+        except StopIteration as stop:
+            self._ops.knn = stop.value
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
