@@ -79,7 +79,9 @@ async def test_random_changes_are_seen(make: Make, seed: int) -> None:
     """Puts, updates, deletes, index=False puts and queries interleaved, through two stores
     (two caches) on one server: every query equals InMemoryStore's."""
     rng = random.Random(seed)
-    a, b, ref = await make(index=INDEX, vector_index="scan"), await make(index=INDEX, vector_index="scan"), Ref(INDEX)
+    a = await make(index=INDEX, vector_index="scan")
+    b = await make(index=INDEX, vector_index="scan")
+    ref = Ref(INDEX)
     namespaces = [("r", "x"), ("r", "y"), ("r", "x", "z"), ("s",)]
     for step in range(60):
         writer = rng.choice([a, b])
