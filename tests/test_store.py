@@ -73,15 +73,29 @@ def embed(texts: list[str]) -> list[list[float]]:
 INDEX = {"dims": DIMS, "embed": embed, "fields": ["text", "meta.title", "tags[*]"]}
 
 
+class _Fixed(InMemoryStore):
+    """InMemoryStore with one bug fixed: it embeds each distinct text of a batch once, then
+    expects one vector per place the text occurs, and raises ValueError when a text occurs
+    twice (two puts, or two fields of one item). Ours gives every place its text's vector."""
+
+    def _insertinmem_store(self, to_embed: Any, embeddings: Any) -> None:
+        if len(to_embed) != len(embeddings):  # pragma: no cover - the embed function's fault
+            raise ValueError(f"{len(embeddings)} embeddings for {len(to_embed)} texts")
+        for embedding, places in zip(embeddings, to_embed.values(), strict=True):
+            for ns, key, path in places:
+                self._vectors[ns][key][path] = embedding
+
+
 class Ref:
     """InMemoryStore as the reference, minus its artifacts the documented differences name:
     a get or a delete of a missing item does not create a namespace (whose place in the
     search order would then be taken before its first item), list_namespaces skips
-    emptied namespaces, and an update keeps no vector of the old value (InMemoryStore keeps
-    each path's vector until that path is embedded again, even through index=False)."""
+    emptied namespaces, an update keeps no vector of the old value (InMemoryStore keeps
+    each path's vector until that path is embedded again, even through index=False), and a
+    text that occurs twice in a batch is embedded for both places (_Fixed)."""
 
     def __init__(self, index: dict[str, Any] | None = None) -> None:
-        self.mem = InMemoryStore(index=index)  # type: ignore[arg-type]
+        self.mem = _Fixed(index=index)  # type: ignore[arg-type]
         self.ever: set[tuple[str, ...]] = set()  # namespaces that held an item
 
     def batch(self, ops: list[Op]) -> list[Any]:

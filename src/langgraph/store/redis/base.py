@@ -115,15 +115,18 @@ class BaseRedisStore(BaseStore):
         paths are not kept, and a query reads all candidates' vectors as one array."""
         import numpy as np
 
-        where = [w for ws in texts.values() for w in ws]
-        if len(where) != len(embeddings):
+        if len(texts) != len(embeddings):
             raise ValueError(
-                f"{len(embeddings)} embeddings for {len(where)} texts: the embed function "
+                f"{len(embeddings)} embeddings for {len(texts)} texts: the embed function "
                 "must return one vector per text"
             )
+        # each distinct text is embedded once, and its vector goes to every place that has
+        # it (InMemoryStore expects one vector per place there, and raises)
         by_item: dict[Any, list[bytes]] = defaultdict(list)
-        for vec, (ns, key, _) in zip(embeddings, where, strict=True):
-            by_item[(ns, key)].append(np.asarray(vec, dtype=np.float32).tobytes())
+        for vec, places in zip(embeddings, texts.values(), strict=True):
+            raw = np.asarray(vec, dtype=np.float32).tobytes()
+            for ns, key, _ in places:
+                by_item[(ns, key)].append(raw)
         return {k: b"".join(v) for k, v in by_item.items()}
 
     def _index_steps(self) -> Generator[ftindex.Step, Any, bool] | None:
