@@ -8,7 +8,9 @@
 
   A missing item's index, vector and deadline entries go (an item evicted under maxmemory
   leaves them, and a query found them: includes/store.lua).
-  Returns nil when the item does not exist (or expired), else { y, v, c, u }.
+  Returns nil when the item does not exist (or expired), else { y, v, c, u, version }: the
+  namespace's version (store_nsver), so a query that scanned under another one knows that the
+  namespace changed between its scan and this read.
 ]]
 --@include store
 local h = redis.call('HMGET', KEYS[1], 'y', 'v', 'c', 'u', 't')
@@ -18,4 +20,4 @@ if not h[1] then
   return nil
 end
 if ARGV[1] == '1' and h[5] then arm(nk, ARGV[4], tonumber(h[5]), now_ms()) end
-return {h[1], h[2], h[3], h[4]}
+return {h[1], h[2], h[3], h[4], redis.call('HGET', nk.versions, ARGV[3]) or false}

@@ -45,17 +45,10 @@ for i = 1, dims do qn = qn + q[i] * q[i] end
 qn = math.sqrt(qn)
 
 local fmt = '<' .. string.rep('f', dims)
-local best, order, found = {}, {}, 0
-for i = 2, #res, 2 do
-  local id, flat = res[i], res[i + 1]
-  local a = {}
-  for j = 1, #flat, 2 do a[flat[j]] = flat[j + 1] end
-  found = found + 1
-  local rest = string.sub(id, #prefix + 6)  -- after "<prefix>_fv:{"
-  local cut = string.find(rest, '}:', 1, true)
-  local ns, tail = string.sub(rest, 1, cut - 1), string.sub(rest, cut + 2)
-  local key = string.match(tail, '^(.*):[^:]*$')
-  if #a.v ~= 4 * dims then return {'scan'} end
+local best, order, dead, found = {}, {}, {}, 0
+
+-- one document's vector, scored; an item keeps its best
+local function take(ns, key, a)
   local v = {struct.unpack(fmt, a.v)}
   local dot, vn = 0, 0
   for x = 1, dims do
@@ -64,15 +57,39 @@ for i = 2, #res, 2 do
   end
   local score = 0
   if vn > 0 and qn > 0 then score = dot / (math.sqrt(vn) * qn) end
-  local id2 = ns .. '}' .. key
-  local b = best[id2]
+  local id = ns .. '}' .. key
+  local b = best[id]
   if not b then
     b = {ns, key, score, tonumber(a.o), tonumber(a.s)}
-    best[id2] = b
+    best[id] = b
     order[#order + 1] = b
   elseif score > b[3] then
     b[3] = score
   end
+end
+
+for i = 2, #res, 2 do
+  local id, flat = res[i], res[i + 1]
+  local a = {}
+  if type(flat) == 'table' then
+    for j = 1, #flat, 2 do a[flat[j]] = flat[j + 1] end
+  end
+  found = found + 1
+  local rest = string.sub(id, #prefix + 6)  -- after "<prefix>_fv:{"
+  local cut = string.find(rest, '}:', 1, true)
+  local ns, tail = string.sub(rest, 1, cut - 1), string.sub(rest, cut + 2)
+  local key = string.match(tail, '^(.*):[^:]*$')
+  if not a.v then
+    dead[#dead + 1] = {ns, key}  -- expired: the index may list a key in its last moments
+  elseif #a.v ~= 4 * dims then
+    return {'scan'}
+  else
+    take(ns, key, a)
+  end
+end
+for _, d in ipairs(dead) do
+  local nk = ns_keys(prefix, d[1])
+  if redis.call('EXISTS', nk.items .. d[2]) == 0 then forget(nk, d[2]) end
 end
 table.sort(order, function(x, y)
   if x[3] ~= y[3] then return x[3] > y[3] end
@@ -103,8 +120,19 @@ elseif #order < offset + limit then
 else
   local last = res[#res]
   local d
-  for j = 1, #last, 2 do if last[j] == '__d' then d = tonumber(last[j + 1]) end end
+  if type(last) == 'table' then
+    for j = 1, #last, 2 do if last[j] == '__d' then d = tonumber(last[j + 1]) end end
+  end
   if not d or order[offset + limit][3] <= 1 - d + gap then return {'scan'} end
+end
+-- the items ranked before the page must exist too (the page's own are read below): one
+-- evicted under maxmemory leaves its documents, and would take a place it no longer has
+for i = 1, math.min(offset, #order) do
+  local nk = ns_keys(prefix, order[i][1])
+  if redis.call('EXISTS', nk.items .. order[i][2]) == 0 then
+    forget(nk, order[i][2])
+    return {'scan'}
+  end
 end
 
 local rows = {}

@@ -14,6 +14,9 @@
   ARGV[8]  the value's serde type ("msgpack", "json", ...)
   ARGV[9]  the store prefix ("store"): the namespace's vectors, deadlines and version
            (store_vec:{N}, store_exp:{N}, store_nsver) are named from it
+  ARGV[10] the dimensions of the vectors in ARGV[5] ("0" with none): the store's first vector
+           sets store_dims, and a put of other dimensions is refused (an embedding function
+           changed under stored vectors would have every query misread them)
 
   An update keeps the item's created time and its place in the order (InMemoryStore's dict
   keeps an updated key's position); a delete removes the item and its entries. The namespace
@@ -26,6 +29,16 @@
 local item, keys, ns_set = KEYS[1], KEYS[2], KEYS[3]
 local ns, key, value, ttl, vectors = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local nk = ns_keys(ARGV[9], ns)
+local dims = tonumber(ARGV[10])
+if dims > 0 then
+  local have = redis.call('GET', ARGV[9] .. '_dims')
+  if not have then
+    redis.call('SET', ARGV[9] .. '_dims', dims)
+  elseif tonumber(have) ~= dims then
+    return redis.error_reply('DIMS the store holds vectors of ' .. have ..
+      ' dimensions; this put has ' .. dims)
+  end
+end
 local now = now_ms()
 expire(nk, now, 16)
 local existed = redis.call('EXISTS', item)

@@ -6,7 +6,9 @@
   ARGV[2]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
   ARGV[3]  mode: "page" for a search without a query (the matches in order, a page of them
            decided here when every verdict is sure), "rank" for a query (every candidate with
-           its vectors, for the client to score)
+           its vectors, for the client to score), "verify" as "rank" but checking that every
+           candidate's item exists (a key evicted under maxmemory leaves its entries, and
+           the client asks so after it found one)
   ARGV[4]  the search's offset
   ARGV[5]  the search's limit
   ARGV[6]  "1" to re-arm the TTLs of the items the search returns (SearchOp.refresh_ttl)
@@ -40,7 +42,8 @@
   of a namespace share its hash tag; different namespaces are different slots, so this script
   is for standalone servers, like the checkpointer's list(None).
 
-  Returns { rows, stopped, armed }.
+  Returns { rows, stopped, armed, dims }: dims, the dimensions of the store's vectors
+  (store_dims, set by the first put of a vector), or false.
   Page mode: rows = { {N, nsseq, K, seq, {y, v}, c, u, ttl ms or false, verdict (1 sure,
   2 unsure)}, ... }, the matches in walk order.
   Rank mode: rows = { {N, nsseq, version or false, order or false, vectors or false,
@@ -58,7 +61,8 @@
 --@include store
 local prefix, p, mode = ARGV[1], ARGV[2], ARGV[3]
 local offset, limit, refresh = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
-local rank, whole = mode == 'rank', ARGV[9] == '1'
+local rank, whole = mode == 'rank' or mode == 'verify', ARGV[9] == '1'
+local check = mode == 'verify'
 local stop = (not rank and ARGV[7] == '1') and offset + limit or 0
 local EXACT = 9007199254740992  -- 2^53: integers beyond it are not exact as doubles
 local held = {}
@@ -164,7 +168,7 @@ local function candidates()
       vecs = redis.call('HGETALL', nk.vectors)
     end
     local cands, data = false, {}
-    if filtered then
+    if filtered or check then
       cands = {}
       for _, k in ipairs(members or redis.call('ZRANGE', nk.index, 0, -1)) do
         local h = redis.call('HMGET', nk.items .. k, 'y', 'v')
@@ -174,8 +178,10 @@ local function candidates()
           local v = verdict(h[1], h[2])
           if v > 0 then
             cands[#cands + 1] = k
-            data[#data + 1] = h[1]
-            data[#data + 1] = h[2]
+            if filtered then
+              data[#data + 1] = h[1]
+              data[#data + 1] = h[2]
+            end
             if v == 2 then unsure = unsure + 1 end
           end
         end
@@ -199,7 +205,7 @@ if not rank then
     end
     armed = 1
   end
-  return {out, stopped, armed}
+  return {out, stopped, armed, false}
 end
 
 local blocks, count, unsure = candidates()
@@ -223,4 +229,4 @@ if unsure == 0 and offset == 0 and count <= limit then
   armed = 1
 end
 for _, b in ipairs(blocks) do b[9] = nil end
-return {blocks, 0, armed}
+return {blocks, 0, armed, redis.call('GET', prefix .. '_dims')}

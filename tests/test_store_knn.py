@@ -181,8 +181,13 @@ async def test_setup_backfills_and_checks_dimensions(stack: Backend, outcomes: l
     for prefix in [(), ("b",), ("b", "9")]:
         await both(Driver(auto, "sync"), ref, [SearchOp(prefix, query="green", limit=4)])
     assert outcomes and set(outcomes) == {"ok"}, outcomes
+    with pytest.raises(ValueError, match="holds vectors of 16 dimensions"):
+        RedisStore(stack.url, index={**INDEX, "dims": 8}).setup()  # type: ignore[arg-type]
+    dims = c.get("store_dims")
+    c.delete("store_dims")  # as if the vectors were gone: the index's own dimensions refuse
     with pytest.raises(ValueError, match=r"FT\.DROPINDEX store_fvidx"):
         RedisStore(stack.url, index={**INDEX, "dims": 8}).setup()  # type: ignore[arg-type]
+    c.set("store_dims", dims)
     # an index dropped under a running store: its queries scan, and stay right
     c.execute_command("FT.DROPINDEX", "store_fvidx")
     outcomes.clear()
@@ -219,3 +224,22 @@ async def test_documents_live_and_die_with_their_items(stack: Backend) -> None:
     finally:
         store.close()
         c.close()
+
+
+def test_documents_of_expired_items_are_skipped(stack: Backend) -> None:
+    """The index may list a document in its item's last moments, with its fields gone: such
+    a document is no candidate (this crashed store_knn once: a helper's repro, 262 of 300)."""
+    store = _store(stack)
+    try:
+        for trial in range(3):
+            for i in range(40):
+                store.put(("x", str(trial)), f"k{i}", {"text": f"red apple {i}"}, ttl=0.2 / 60)
+            store.put(("x", str(trial)), "kept", {"text": "ocean"})
+            time.sleep(0.2)
+            for _ in range(30):
+                got = store.search(("x",), query="red apple", limit=1000)
+                assert {i.key for i in got} <= {"kept", *(f"k{i}" for i in range(40))}
+                time.sleep(0.002)
+            assert {i.key for i in store.search(("x",), query="red", limit=1000)} == {"kept"}
+    finally:
+        store.close()

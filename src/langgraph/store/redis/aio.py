@@ -94,14 +94,14 @@ class AsyncRedisStore(BaseRedisStore):
             self.loop = asyncio.get_running_loop()
         ops = list(ops)
         texts = self._texts(ops)
-        vectors = None
+        vectors, dims = None, 0
         if texts:
             assert self.embeddings is not None
             docs = await self.embeddings.aembed_documents(list(texts))
-            vectors = self._pack_vectors(texts, docs)
+            vectors, dims = self._pack_vectors(texts, docs)
         qs = self._queries(ops)
         embedded = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in qs))  # type: ignore[union-attr]
-        gen = self._ops.batch(ops, vectors, dict(zip(qs, embedded, strict=True)))
+        gen = self._ops.batch(ops, vectors, dict(zip(qs, embedded, strict=True)), dims)
         reply: list[Any] | None = None
         try:
             while True:

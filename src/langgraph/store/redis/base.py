@@ -109,10 +109,11 @@ class BaseRedisStore(BaseStore):
         return out
 
     @staticmethod
-    def _pack_vectors(texts: Texts, embeddings: list[list[float]]) -> dict[Any, bytes]:
-        """Each item's vectors as one string of float32s, one vector after another: a search
-        max-pools over an item's vectors whatever their path (as InMemoryStore does), so the
-        paths are not kept, and a query reads all candidates' vectors as one array."""
+    def _pack_vectors(texts: Texts, embeddings: list[list[float]]) -> tuple[dict[Any, bytes], int]:
+        """Each item's vectors as one string of float32s, one vector after another (a search
+        max-pools over an item's vectors whatever their path, as InMemoryStore does, so the
+        paths are not kept, and a query reads all candidates' vectors as one array); and
+        their dimensions, which the put script checks against the store's."""
         import numpy as np
 
         if len(texts) != len(embeddings):
@@ -120,6 +121,9 @@ class BaseRedisStore(BaseStore):
                 f"{len(embeddings)} embeddings for {len(texts)} texts: the embed function "
                 "must return one vector per text"
             )
+        sizes = {len(v) for v in embeddings}
+        if len(sizes) > 1 or 0 in sizes:
+            raise ValueError(f"the embed function returned vectors of {sorted(sizes)} dimensions")
         # each distinct text is embedded once, and its vector goes to every place that has
         # it (InMemoryStore expects one vector per place there, and raises)
         by_item: dict[Any, list[bytes]] = defaultdict(list)
@@ -127,7 +131,7 @@ class BaseRedisStore(BaseStore):
             raw = np.asarray(vec, dtype=np.float32).tobytes()
             for ns, key, _ in places:
                 by_item[(ns, key)].append(raw)
-        return {k: b"".join(v) for k, v in by_item.items()}
+        return {k: b"".join(v) for k, v in by_item.items()}, sizes.pop() if sizes else 0
 
     def _index_steps(self) -> Generator[ftindex.Step, Any, bool] | None:
         """setup()'s work on the server's vector index (ftindex.setup_steps), or None when

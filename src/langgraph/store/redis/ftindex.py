@@ -100,16 +100,23 @@ def dims_of(info: Any) -> int | None:
 Step = tuple[Any, ...] | Eval
 
 
-def setup_steps(prefix: str, dims: int) -> Generator[Step, Any, bool]:
+def setup_steps(prefix: str, dims: int) -> Generator[Step, Any, int]:
     """What setup() does about the index, for either driver: yields commands, receives each
-    reply or the error it raised; returns whether queries may use the index."""
+    reply or the error it raised; returns the index's dimensions when queries may use it,
+    else 0."""
+    stored = yield ("GET", f"{prefix}_dims")
+    if stored and not isinstance(stored, Exception) and int(stored) != dims:
+        raise ValueError(
+            f"the store holds vectors of {int(stored)} dimensions and its index config says "
+            f"{dims}: use the embedding they were made with, or a new prefix"
+        )
     info = yield ("FT.INFO", index_name(prefix))
     if isinstance(info, Exception):
         if "unknown command" in str(info).lower():
-            return False  # no RediSearch: the store scans
+            return 0  # no RediSearch: the store scans
         created = yield tuple(create_args(prefix, dims))
         if isinstance(created, Exception):
-            return False  # a search module that refuses this schema: scan
+            return 0  # a search module that refuses this schema: scan
     elif (have := dims_of(info)) != dims:
         raise ValueError(
             f"the server's vector index {index_name(prefix)} has {have} dimensions and the "
@@ -125,4 +132,4 @@ def setup_steps(prefix: str, dims: int) -> Generator[Step, Any, bool]:
         if isinstance(got, Exception):
             raise got
         start = int(got)
-    return True
+    return dims

@@ -61,7 +61,7 @@ class StoreOps:
     serde: SerializerProtocol = field(default_factory=JsonPlusSerializer)
     default_ttl_ms: int = 0
     cache: VectorCache | None = None
-    knn: bool = False  # setup() found the server's vector index (ftindex.py) and readied it
+    knn: int = 0  # the dimensions of the server's vector index setup() readied, 0: none
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
@@ -93,9 +93,11 @@ class StoreOps:
         ops: Iterable[Op],
         vectors: dict[tuple[tuple[str, ...], str], bytes] | None = None,
         queries: dict[str, Any] | None = None,
+        dims: int = 0,
     ) -> Batch:
-        """`vectors`: the packed embeddings of the puts that have them; `queries`: the query
-        embeddings of the searches (the drivers embed, sync or async, before calling)."""
+        """`vectors`: the packed embeddings of the puts that have them, of `dims` dimensions;
+        `queries`: the query embeddings of the searches (the drivers embed, sync or async,
+        before calling)."""
         ops = list(ops)
         results: list[Result] = [None] * len(ops)
         reads: list[tuple[int, Op, Eval]] = []
@@ -168,10 +170,16 @@ class StoreOps:
                             self.ns_order,
                             vtype,
                             self.prefix,
+                            dims if (namespace, key) in (vectors or {}) else 0,
                         ],
                     )
                 )
-            yield RoundTrip(cmds)
+            replies = yield RoundTrip(cmds)
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    if str(reply).startswith("DIMS "):
+                        raise ValueError(str(reply)[5:])
+                    raise reply
         return results
 
     def _get_call(self, nse: str, key: str, refresh: bool) -> Eval:
@@ -186,7 +194,7 @@ class StoreOps:
     def _item(self, namespace: tuple[str, ...], key: str, reply: Any) -> Item | None:
         if reply is None:
             return None
-        y, v, c, u = reply
+        y, v, c, u = reply[:4]
         return Item(
             value=self.unpack((y, v)),
             key=key,
@@ -195,8 +203,11 @@ class StoreOps:
             updated_at=_time(u),
         )
 
-    def _search_call(self, op: SearchOp, scored: bool, held: bool = True) -> Eval:
-        """`held`: whether to name the namespaces whose vectors the cache holds (a query)."""
+    def _search_call(
+        self, op: SearchOp, scored: bool, held: bool = True, verify: bool = False
+    ) -> Eval:
+        """`held`: whether to name the namespaces whose vectors the cache holds (a query);
+        `verify`: a query that checks every candidate's item (store_search's "verify")."""
         triples, whole = prefilter(op.filter)
         nsp = ns_key(op.namespace_prefix) if op.namespace_prefix else ""
         cached = self.cache.held(nsp) if scored and held and self.cache is not None else []
@@ -206,7 +217,7 @@ class StoreOps:
             [
                 self.prefix,
                 nsp,
-                "rank" if scored else "page",
+                ("verify" if verify else "rank") if scored else "page",
                 max(op.offset, 0),
                 max(op.limit, 0),
                 "1" if op.refresh_ttl else "0",
@@ -223,6 +234,11 @@ class StoreOps:
         import numpy as np
 
         q = np.asarray(query, dtype="<f8")
+        if len(q) != self.knn:
+            raise ValueError(
+                f"the store's vector index has {self.knn} dimensions and this query's "
+                f"embedding {len(q)}: was the index's embed function changed?"
+            )
         k = max(op.offset, 0) + max(op.limit, 0) + ftindex.MARGIN
         nsp = ns_key(op.namespace_prefix) if op.namespace_prefix else ""
         return Eval(
@@ -247,7 +263,7 @@ class StoreOps:
         """store_knn-0.lua's page, or None when the query must scan."""
         status = _str(reply[0])
         if status == "error":
-            self.knn = False  # the index is gone (or was never this server's): scan from now on
+            self.knn = 0  # the index is gone (or was never this server's): scan from now on
         if status != "ok":
             return None
         return [
@@ -276,8 +292,8 @@ class StoreOps:
                 return done, []
             read = self._search_call(op, True)
             (reply,) = yield RoundTrip([read])
-        rank = read.args[2] == "rank"
-        for attempt in range(3):
+        rank = read.args[2] != "page"
+        for attempt in range(4):
             cols = self._columns(reply, rank)
             if cols is None:
                 # another thread dropped a namespace this call named as held: ask for it all
@@ -285,8 +301,13 @@ class StoreOps:
                 (reply,) = yield RoundTrip([read])
                 cols = self._columns(reply, rank)
                 assert cols is not None
+            if rank and reply[3] and int(reply[3]) != len(query):
+                raise ValueError(
+                    f"the store's vectors have {int(reply[3])} dimensions and this query's "
+                    f"embedding {len(query)}: was the index's embed function changed?"
+                )
             stopped, armed = int(reply[1]), int(reply[2])
-            chosen = self._choose(op, cols, query)
+            chosen, before = self._choose(op, cols, query)
             if stopped and len(chosen) < op.limit:
                 # the script stopped at its count of sure matches and this check disagreed
                 # with one (a bytes value): walk every candidate, re-arming here
@@ -295,23 +316,23 @@ class StoreOps:
                 (reply,) = yield RoundTrip([Eval(read.script, read.keys, args)])
                 cols, armed = self._columns(reply, rank), 0
                 assert cols is not None  # a page walk holds no vectors
-                chosen = self._choose(op, cols, query)
+                chosen, before = self._choose(op, cols, query)
+            # a query's page is read (and re-armed) now; the items ranked before it only
+            # checked: each must still be there, in the namespace as the scan saw it
             fetch = [i for i, _, _ in chosen if cols.full[i] is None]
+            probe = [i for i in before if cols.full[i] is None]
             fresh: dict[int, Any] = {}
-            if fetch:
+            if fetch or probe:
+                reads = [(i, op.refresh_ttl) for i in fetch] + [(i, False) for i in probe]
                 got = yield RoundTrip(
-                    [
-                        self._get_call(_str(cols.ns[i]), dec(_str(cols.keys[i])), op.refresh_ttl)
-                        for i in fetch
-                    ]
+                    [self._get_call(_str(cols.ns[i]), dec(_str(cols.keys[i])), r) for i, r in reads]
                 )
-                fresh = dict(zip(fetch, got, strict=True))
-                gone = [
-                    g is None or bool(op.filter and not _matches(self.unpack(g[:2]), op.filter))
-                    for g in got
-                ]
-                if any(gone) and attempt < 2:
-                    # a winner was deleted, expired or changed since the scan: scan again
+                fresh = dict(zip(fetch, got, strict=False))
+                stale = [self._stale(op, cols, i, g) for (i, _), g in zip(reads, got, strict=True)]
+                if any(stale) and attempt < 3:
+                    # a winner, or one ranked before the page, was deleted, evicted, expired or
+                    # changed since the scan: scan again, checking every candidate's item
+                    read = self._search_call(op, True, verify=True)
                     (reply,) = yield RoundTrip([read])
                     continue
             found: list[SearchItem] = []
@@ -341,11 +362,22 @@ class StoreOps:
             return found, rearm
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _stale(self, op: SearchOp, cols: Columns, i: int, got: Any) -> bool:
+        """Whether a query's candidate, read again by store_get, is no longer what its scan
+        saw: gone, its namespace changed since (another version), or out of the filter."""
+        if got is None:
+            return True
+        seen = cols.versions.get(_str(cols.ns[i]))
+        if seen and got[4] and _str(got[4]) != seen:
+            return True
+        return bool(op.filter and not _matches(self.unpack(got[:2]), op.filter))
+
     def _choose(
         self, op: SearchOp, cols: Columns, query: Any
-    ) -> list[tuple[int, dict[str, Any] | None, float | None]]:
+    ) -> tuple[list[tuple[int, dict[str, Any] | None, float | None]], list[int]]:
         """The page the search returns: (candidate index, value decoded for the filter or
-        None, score). The candidates come in InMemoryStore's order (the script walks it)."""
+        None, score); and for a query, the candidates ranked before it. The candidates come
+        in InMemoryStore's order (the script walks it)."""
         kept: list[int] = list(range(len(cols.keys)))
         values: dict[int, dict[str, Any]] = {}
         if op.filter:
@@ -357,12 +389,13 @@ class StoreOps:
                     values[i] = value
         if query is None:
             page = kept[op.offset : op.offset + op.limit]
-            return [(i, values.get(i), None) for i in page]
+            return [(i, values.get(i), None) for i in page], []
         best, has = cols.best(query)
         if op.filter:
             best, has = best[kept], has[kept]
-        ranked = rank(best, has, op.offset, op.limit)
-        return [(kept[j], values.get(kept[j]), score) for j, score in ranked]
+        ranked, before = rank(best, has, op.offset, op.limit)
+        page = [(kept[j], values.get(kept[j]), score) for j, score in ranked]
+        return page, [kept[j] for j in before]
 
     def _columns(self, reply: Any, rank: bool) -> Columns | None:
         """store_search-1.lua's candidates, column by column. A rank block's vectors come
@@ -379,6 +412,8 @@ class StoreOps:
         cols = Columns([], [], [], [])
         for nse, _, version, order, vecs, cands, data, stride in rows:
             nse, version = _str(nse), version and _str(version)
+            if version:
+                cols.versions[nse] = version
             if order is None:
                 entry = self.cache.get(nse, version) if self.cache is not None else None
                 if entry is None:
@@ -429,6 +464,7 @@ class Columns:
     typed: list[Any]
     full: list[Any]
     blocks: list[tuple[Matrix, list[int] | None]] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # N -> its version at the scan
 
     def best(self, query: Any) -> tuple[Any, Any]:
         """Each candidate's best score and whether it has a vector (vectors.Matrix.best)."""

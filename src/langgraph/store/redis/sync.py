@@ -63,12 +63,13 @@ class RedisStore(BaseRedisStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
         texts = self._texts(ops)
-        vectors = None
+        vectors, dims = None, 0
         if texts:
             assert self.embeddings is not None
-            vectors = self._pack_vectors(texts, self.embeddings.embed_documents(list(texts)))
+            embedded = self.embeddings.embed_documents(list(texts))
+            vectors, dims = self._pack_vectors(texts, embedded)
         queries = {q: self.embeddings.embed_query(q) for q in self._queries(ops)}  # type: ignore[union-attr]
-        gen = self._ops.batch(ops, vectors, queries)
+        gen = self._ops.batch(ops, vectors, queries, dims)
         reply: list[Any] | None = None
         try:
             while True:

@@ -75,10 +75,13 @@ class Matrix:
         return best, has
 
 
-def rank(best: Any, has: Any, offset: int, limit: int) -> list[tuple[int, float | None]]:
+def rank(
+    best: Any, has: Any, offset: int, limit: int
+) -> tuple[list[tuple[int, float | None]], list[int]]:
     """(candidate index, score) of the page, as InMemoryStore orders it: a stable sort of
     every vector's score, descending, keeps an item at its best vector and ties in the
-    candidates' order; candidates without vectors follow, unscored, when the page has room."""
+    candidates' order; candidates without vectors follow, unscored, when the page has room.
+    And the candidates ranked before the page (the offset), whose places the page assumes."""
     import numpy as np
 
     scored = np.flatnonzero(has)
@@ -88,14 +91,15 @@ def rank(best: Any, has: Any, offset: int, limit: int) -> list[tuple[int, float 
         sb = best[scored]
         floor = -np.partition(-sb, top - 1)[top - 1]
         scored = scored[sb >= floor]
-    order = np.lexsort((scored, -best[scored]))[offset:top]
+    order = np.lexsort((scored, -best[scored]))[:top].tolist()
+    before = [int(scored[j]) for j in order[:offset]]
     kept: list[tuple[int, float | None]] = [
-        (int(scored[j]), float(best[scored[j]])) for j in order.tolist()
+        (int(scored[j]), float(best[scored[j]])) for j in order[offset:]
     ]
     if len(kept) < limit:
         scoreless = np.flatnonzero(~has)[: limit - len(kept)]
         kept.extend((int(i), None) for i in scoreless.tolist())
-    return kept
+    return kept, before
 
 
 class Entry:
