@@ -8,7 +8,7 @@
   ARGV[2]  K, the encoded key
   ARGV[3]  the value's serde bytes (msgpack for JSON-like values), or "" to delete the item
   ARGV[4]  TTL in ms, "0" for none
-  ARGV[5]  the vectors (msgpack {path: float32 bytes}, opaque here), or "" for none
+  ARGV[5]  the item's vectors (float32s, one vector after another), or "" for none
   ARGV[6]  the sequence counter key  store_seq   (insertion order, as InMemoryStore keeps it)
   ARGV[7]  the namespace order hash  store_nsseq (N -> seq of its first item)
   ARGV[8]  the value's serde type ("msgpack", "json", ...)
@@ -23,7 +23,10 @@
   stays listed until a reader finds it empty (store_namespaces-1.lua), because an expired item
   can empty a namespace without any script running. Each put also removes up to 16 expired
   items of its namespace, so a namespace that is written but never read does not grow.
-  Returns 1 when the item existed before, else 0.
+  Once setup() readied the server's vector index (store_fvon), the item's vectors also get
+  their documents (includes/store.lua).
+  Returns 1 when the item existed before, else 0; an error "DIMS ..." for vectors of other
+  dimensions than the store's.
 ]]
 --@include store
 local item, keys, ns_set = KEYS[1], KEYS[2], KEYS[3]

@@ -5,8 +5,9 @@
       items      prefix:{N}:<K>    HASH  y serde type, v serde bytes, c created ms, u updated
                                          ms, s seq, t TTL ms (items with a TTL only)
       index      prefix_keys:{N}   ZSET  K by insertion seq (InMemoryStore's order)
-      vectors    prefix_vec:{N}    HASH  K -> msgpack {path: float32 bytes}: one HGETALL gives
-                                         a query every candidate's vectors
+      vectors    prefix_vec:{N}    HASH  K -> its vectors, float32s one after another (of
+                                         store_dims each): one HGETALL gives a query every
+                                         candidate's vectors
       deadlines  prefix_exp:{N}    ZSET  K by its item's expiry (ms): the item's own PEXPIREAT,
                                          mirrored so that expired items leave the index and the
                                          vectors before anyone reads them
