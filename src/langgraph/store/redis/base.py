@@ -133,7 +133,7 @@ class BaseRedisStore(BaseStore):
                 by_item[(ns, key)].append(raw)
         return {k: b"".join(v) for k, v in by_item.items()}, sizes.pop() if sizes else 0
 
-    def _index_steps(self) -> Generator[ftindex.Step, Any, bool] | None:
+    def _index_steps(self) -> Generator[ftindex.Step, Any, int] | None:
         """setup()'s work on the server's vector index (ftindex.setup_steps), or None when
         this store does not use one."""
         if not self.index_config or self.vector_index != "auto":

@@ -1,13 +1,15 @@
 """The optional server-side vector index: RediSearch (Redis Stack, Redis 8's query engine), which
 `setup()` creates when the server has it and the store has an `index`. Queries without a filter
 then ask it for their nearest vectors instead of scanning the namespace; everything else (and
-every case below that it cannot answer exactly) scans, as on any other server.
+every case below that it cannot answer exactly) scans, as on any other server. Only setup()
+turns it on (a store that never calls it scans), and the marker below is the server's: once
+set, every store on that prefix keeps the documents, whatever its own vector_index says.
 
 Each vector of an item is one small hash, `{prefix}_fv:{N}:K:i`, written, re-armed and removed
 by the same scripts, in the same calls, as the item (lua/includes/store.lua), once the marker
 key `{prefix}_fvon` (the index's dimensions) is set. It holds v (the float32 vector), p (a tag
 per namespace prefix of N, a hash of it, for prefix searches), s (the item's seq) and o (its
-namespace's first seq): the index finds candidates, the client scores them again in float64
+namespace's first seq): the index finds candidates, the script scores them again in float64
 and orders them as InMemoryStore does (best vector, ties in insertion order).
 
 A query is one call of lua/store_knn-0.lua: the index's top k (in float32), scored again in
