@@ -5,19 +5,23 @@
   ARGV[2]  the store prefix ("store")
   ARGV[3]  N, the encoded namespace
   ARGV[4]  K, the encoded key
+  ARGV[5]  "1" when a query reads the items it ranked (ops.StoreOps._search), "0" for a get
 
-  A missing item's index, vector and deadline entries go (an item evicted under maxmemory
-  leaves them, and a query found them: includes/store.lua).
-  Returns nil when the item does not exist (or expired), else { y, v, c, u, version }: the
-  namespace's version (store_nsver), so a query that scanned under another one knows that the
-  namespace changed between its scan and this read.
+  For a query: a missing item's index, vector and deadline entries go (an item evicted under
+  maxmemory leaves them, and the query found them: includes/store.lua), and the namespace's
+  version comes back, so a query that scanned under another one knows the namespace changed
+  between its scan and this read. A get pays for neither.
+  Returns nil when the item does not exist (or expired), else { y, v, c, u } for a get and
+  { y, v, c, u, version or false } for a query.
 ]]
 --@include store
 local h = redis.call('HMGET', KEYS[1], 'y', 'v', 'c', 'u', 't')
 local nk = ns_keys(ARGV[2], ARGV[3])
+local query = ARGV[5] == '1'
 if not h[1] then
-  forget(nk, ARGV[4])
+  if query then forget(nk, ARGV[4]) end
   return nil
 end
 if ARGV[1] == '1' and h[5] then arm(nk, ARGV[4], tonumber(h[5]), now_ms()) end
+if not query then return {h[1], h[2], h[3], h[4]} end
 return {h[1], h[2], h[3], h[4], redis.call('HGET', nk.versions, ARGV[3]) or false}

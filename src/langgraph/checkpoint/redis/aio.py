@@ -42,6 +42,30 @@ DEFAULT_MAX_CONNECTIONS = 64
 MaxConnectionsError, so 500 concurrent graphs wait their turn instead of failing."""
 
 
+async def one(client: aredis.Redis, c: Eval | Cmd) -> Any:
+    """One command; a script the server lost (NOSCRIPT) is sent again whole (sync.one's
+    twin, also AsyncRedisStore's)."""
+    try:
+        return await client.execute_command(*wire(c))
+    except NoScriptError:
+        if not isinstance(c, Eval):
+            raise
+        return await client.execute_command(*resend(c))
+
+
+async def pipelined(client: aredis.Redis, rt: RoundTrip) -> list[Any]:
+    """A RoundTrip's commands as one pipeline, each reply checked for NOSCRIPT; errors come
+    back as values (sync.round_trip's pipeline half, also AsyncRedisStore's)."""
+    async with client.pipeline(transaction=rt.transaction) as pipe:
+        for c in rt.cmds:
+            pipe.execute_command(*sent(c, rt))
+        replies = await pipe.execute(raise_on_error=False)
+    return [
+        await one(client, c) if needs_resend(c, r) else r  # type: ignore[arg-type]
+        for c, r in zip(rt.cmds, replies, strict=True)
+    ]
+
+
 def _retry() -> Retry:
     """What redis-py gives a client that builds its own pool, which ours does not inherit.
     Retrying is safe: every script is idempotent (a re-put of the same id, HSETNX, deletes)."""
@@ -208,12 +232,7 @@ class AsyncRedisSaver(BaseRedisSaver):
                 fut.set_result(r)
 
     async def _direct(self, c: Eval | Cmd) -> Any:
-        try:
-            return await self.client.execute_command(*wire(c))
-        except NoScriptError:
-            if not isinstance(c, Eval):
-                raise
-            return await self.client.execute_command(*resend(c))
+        return await one(self.client, c)
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
         self.client  # noqa: B018 - first use decides whether a gate is needed
@@ -225,14 +244,7 @@ class AsyncRedisSaver(BaseRedisSaver):
     async def _send(self, rt: RoundTrip) -> list[Any]:
         if len(rt.cmds) == 1 and not rt.transaction:
             return [await self._one(rt.cmds[0])]
-        async with self.client.pipeline(transaction=rt.transaction) as pipe:
-            for c in rt.cmds:
-                pipe.execute_command(*sent(c, rt))
-            replies = await pipe.execute(raise_on_error=False)
-        return [
-            await self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
-            for c, r in zip(rt.cmds, replies, strict=True)
-        ]
+        return await pipelined(self.client, rt)
 
     async def _drive(self, op: Op[T]) -> T:
         if self.loop is None:

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aredis
-from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip, needs_resend, resend, wire
+from langgraph.checkpoint.redis.aio import one, pipelined
+from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip
 from langgraph.store.base import Op, Result
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from .base import BaseRedisStore
 
@@ -61,7 +62,7 @@ class AsyncRedisStore(BaseRedisStore):
             while True:
                 step = steps.send(reply)
                 try:
-                    reply = await self._one(step if isinstance(step, Eval) else Cmd(step))
+                    reply = await one(self.client, step if isinstance(step, Eval) else Cmd(step))
                 except ResponseError as e:
                     reply = e
         except StopIteration as stop:
@@ -69,25 +70,10 @@ class AsyncRedisStore(BaseRedisStore):
 
     asetup = setup
 
-    async def _one(self, c: Eval | Cmd) -> Any:
-        try:
-            return await self.client.execute_command(*wire(c))
-        except NoScriptError:
-            if not isinstance(c, Eval):
-                raise
-            return await self.client.execute_command(*resend(c))
-
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
         if len(rt.cmds) == 1:
-            return [await self._one(rt.cmds[0])]  # type: ignore[arg-type]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for c in rt.cmds:
-                pipe.execute_command(*wire(c))
-            replies = await pipe.execute(raise_on_error=False)
-        return [
-            await self._one(c) if needs_resend(c, r) else r  # type: ignore[arg-type]
-            for c, r in zip(rt.cmds, replies, strict=True)
-        ]
+            return [await one(self.client, rt.cmds[0])]
+        return await pipelined(self.client, rt)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         if self.loop is None:

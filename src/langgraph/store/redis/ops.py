@@ -182,11 +182,13 @@ class StoreOps:
                     raise reply
         return results
 
-    def _get_call(self, nse: str, key: str, refresh: bool) -> Eval:
+    def _get_call(self, nse: str, key: str, refresh: bool, query: bool = False) -> Eval:
+        """store_get of one item; `query`: a query reading what it ranked (the namespace's
+        version back, a missing item's entries forgotten)."""
         return Eval(
             self.s["store_get"],
             [self.item_key(nse, key)],
-            ["1" if refresh else "0", self.prefix, nse, enc(key)],
+            ["1" if refresh else "0", self.prefix, nse, enc(key), "1" if query else "0"],
         )
 
     # -- results ---------------------------------------------------------------------
@@ -325,7 +327,10 @@ class StoreOps:
             if fetch or probe:
                 reads = [(i, op.refresh_ttl) for i in fetch] + [(i, False) for i in probe]
                 got = yield RoundTrip(
-                    [self._get_call(_str(cols.ns[i]), dec(_str(cols.keys[i])), r) for i, r in reads]
+                    [
+                        self._get_call(_str(cols.ns[i]), dec(_str(cols.keys[i])), r, query=True)
+                        for i, r in reads
+                    ]
                 )
                 fresh = dict(zip(fetch, got, strict=False))
                 stale = [self._stale(op, cols, i, g) for (i, _), g in zip(reads, got, strict=True)]
