@@ -469,7 +469,8 @@ def code_version() -> str:
     return head + (" + uncommitted changes in src/ or lua/" if dirty else "")
 
 
-def server_name(url: str) -> str:
+def server_name(url: str, shared_by: str) -> str:
+    """The server, as a report names it (also benchmarks/store.py's)."""
     r = sync_client(url)
     try:
         version = r.info("server")["redis_version"]
@@ -478,17 +479,23 @@ def server_name(url: str) -> str:
         )
     finally:
         r.close()
-    return f"Redis {version} (Redis Stack: {mods}), loopback, one server for both savers"
+    return f"Redis {version} (Redis Stack: {mods}), loopback, one server for {shared_by}"
+
+
+def worker_result(cmd: list[str], label: dict[str, str]) -> dict[str, Any]:
+    """Runs a worker process (`cmd`) and returns the JSON line it printed last, or `label`
+    with the error it died of (also benchmarks/store.py's)."""
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
+    if out.returncode or not lines:
+        return {**label, "worker_error": (out.stderr or out.stdout)[-2000:]}
+    return json.loads(lines[-1])
 
 
 def run_worker(python: str, saver: str, url: str, a: argparse.Namespace) -> dict[str, Any]:
     cmd = [python, str(Path(__file__).resolve()), "--worker", "--saver", saver, "--url", url]
     cmd += ["--only", a.only] + (["--quick"] if a.quick else [])
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
-    if out.returncode or not lines:
-        return {"saver": saver, "worker_error": (out.stderr or out.stdout)[-2000:]}
-    return json.loads(lines[-1])
+    return worker_result(cmd, {"saver": saver})
 
 
 def main() -> None:
@@ -522,7 +529,7 @@ def main() -> None:
     try:
         url = sh(["bash", str(ANCHOR / "redis-stack.sh"), "start", port])
         incumbent_py = sh(["bash", str(ANCHOR / "anchor-venv.sh")]) + "/bin/python"
-        server = server_name(url)
+        server = server_name(url, "both savers")
         code = code_version()
         for run in range(a.runs):
             for s, py in (("incumbent", incumbent_py), ("ours", sys.executable)):

@@ -57,7 +57,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -66,7 +65,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lifecycle import ANCHOR, RESULTS, ROOT, code_version, err_text, fmt, fmt_ratio, sh
+from lifecycle import (
+    ANCHOR,
+    RESULTS,
+    ROOT,
+    code_version,
+    err_text,
+    fmt,
+    fmt_ratio,
+    server_name,
+    sh,
+    worker_result,
+)
 
 SECTIONS = ("put", "get", "search", "vector", "list_ns")
 STORES = ("ours", "ours_async", "incumbent", "memory")
@@ -392,27 +402,9 @@ async def worker(a: argparse.Namespace) -> None:
 # -- driver ---------------------------------------------------------------------------------
 
 
-def server_name(url: str) -> str:
-    import redis
-
-    r = redis.Redis.from_url(url)
-    try:
-        version = r.info("server")["redis_version"]
-        mods = ", ".join(
-            f"{m[b'name'].decode()} {m[b'ver']}" for m in r.execute_command("MODULE", "LIST")
-        )
-    finally:
-        r.close()
-    return f"Redis {version} (Redis Stack: {mods}), loopback, one server for all Redis stores"
-
-
 def run_worker(python: str, store: str, url: str, quick: bool) -> dict[str, Any]:
     cmd = [python, str(Path(__file__).resolve()), "--worker", "--store", store, "--url", url]
-    out = subprocess.run(cmd + (["--quick"] if quick else []), capture_output=True, text=True)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
-    if out.returncode or not lines:
-        return {"store": store, "worker_error": (out.stderr or out.stdout)[-2000:]}
-    return json.loads(lines[-1])
+    return worker_result(cmd + (["--quick"] if quick else []), {"store": store})
 
 
 def compare(run: dict[str, dict]) -> None:
@@ -470,7 +462,7 @@ def main() -> None:
     try:
         url = sh(["bash", str(ANCHOR / "redis-stack.sh"), "start", port])
         incumbent_py = sh(["bash", str(ANCHOR / "anchor-venv.sh")]) + "/bin/python"
-        server = server_name(url)
+        server = server_name(url, "all Redis stores")
         code = code_version()
         for i in range(a.runs):
             run: dict[str, dict] = {}
