@@ -2,7 +2,6 @@
 
   KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
   ARGV[1]  the store prefix   ("store")
-  ARGV[2]  unused (was the order hash; kept so the call shape stays)
 
   A namespace whose items were all deleted or expired is dropped from the index here (its place
   in the search order, store_nsseq, stays: see store_put-3.lua), so it is never listed:

@@ -1,7 +1,8 @@
 --[[ store_search: the live items under a namespace prefix, for SearchOp, in one call; and,
   when this call can know which items the search returns, their TTLs re-armed in it.
 
-  KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
+  KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical; read through
+                                               includes/store.lua's under(), with store_nsseq)
   ARGV[1]  the store prefix   ("store")
   ARGV[2]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
   ARGV[3]  mode: "page" for a search without a query (the matches in order, a page of them
@@ -13,11 +14,10 @@
   ARGV[5]  the search's limit
   ARGV[6]  "1" to re-arm the TTLs of the items the search returns (SearchOp.refresh_ttl)
   ARGV[7]  "1" to stop at offset + limit sure matches (page mode), "0" to walk every item
-  ARGV[8]  the namespace order hash  store_nsseq
-  ARGV[9]  "1" when the triples below are the whole filter, "0" when the client checks more
-  ARGV[10] V, the number of cached namespaces that follow (rank mode), then V pairs
+  ARGV[8]  "1" when the triples below are the whole filter, "0" when the client checks more
+  ARGV[9]  V, the number of cached namespaces that follow (rank mode), then V pairs
            (N, version): the namespaces whose vectors the client holds, and under which version
-  ARGV[11 + 2V ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
+  ARGV[10 + 2V ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
               "no" (a range operand Python's float() refuses: never true); key a top-level key
               of the value; operand "s<string>" or "n<number>"
 
@@ -61,15 +61,15 @@
 --@include store
 local prefix, p, mode = ARGV[1], ARGV[2], ARGV[3]
 local offset, limit, refresh = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
-local rank, whole = mode == 'rank' or mode == 'verify', ARGV[9] == '1'
+local rank, whole = mode == 'rank' or mode == 'verify', ARGV[8] == '1'
 local check = mode == 'verify'
 local stop = (not rank and ARGV[7] == '1') and offset + limit or 0
 local EXACT = 9007199254740992  -- 2^53: integers beyond it are not exact as doubles
 local held = {}
-local nheld = tonumber(ARGV[10])
-for i = 11, 10 + 2 * nheld, 2 do held[ARGV[i]] = ARGV[i + 1] end
+local nheld = tonumber(ARGV[9])
+for i = 10, 9 + 2 * nheld, 2 do held[ARGV[i]] = ARGV[i + 1] end
 local conds = {}
-for i = 11 + 2 * nheld, #ARGV, 3 do
+for i = 10 + 2 * nheld, #ARGV, 3 do
   local raw = ARGV[i + 2]
   local operand = string.sub(raw, 2)
   if string.sub(raw, 1, 1) == 'n' then operand = tonumber(operand) end

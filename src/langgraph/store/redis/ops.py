@@ -119,7 +119,7 @@ class StoreOps:
                         Eval(
                             self.s["store_namespaces"],
                             [self.ns_index],
-                            [self.prefix, self.ns_order],
+                            [self.prefix],
                         ),
                     )
                 )
@@ -224,7 +224,6 @@ class StoreOps:
                 max(op.limit, 0),
                 "1" if op.refresh_ttl else "0",
                 "1",
-                self.ns_order,
                 "1" if whole else "0",
                 len(cached) // 2,
                 *cached,
