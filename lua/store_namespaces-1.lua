@@ -3,35 +3,27 @@
   KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
   ARGV[1]  the store prefix   ("store")
 
-  A namespace whose items were all deleted or expired is dropped from the index here (its place
-  in the search order, store_nsseq, stays: see store_put-3.lua), so it is never listed:
-  PostgresStore's answer, not InMemoryStore's (whose dict keeps an emptied namespace). Expired
-  items are removed on the way, with their entries (includes/store.lua). Prefix, suffix and
-  depth are applied by the client.
+  A namespace is listed while its index holds a key (includes/store.lua: the forget() that
+  empties it unlists it): PostgresStore's answer, not InMemoryStore's (whose dict keeps an
+  emptied namespace). Items expire on their own, without a script, so first the namespaces
+  that may hold an expired item (store_nsdue: a time at or before their earliest deadline) are
+  expired, with their entries; that may empty and so unlist them. Every other namespace costs
+  nothing here, so a listing reads one sorted set, not each namespace.
+  An item evicted under maxmemory leaves its entries until a search meets it or its deadline
+  passes: keep store data under noeviction or a volatile-* policy (README).
+  Prefix, suffix and depth are applied by the client.
   Returns { N, ... } in lexical order.
 ]]
 --@include store
 local prefix, now = ARGV[1], now_ms()
-local out = {}
-for _, ns in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, ns in ipairs(redis.call('ZRANGEBYSCORE', prefix .. '_nsdue', '-inf', now)) do
   local nk = ns_keys(prefix, ns)
   expire(nk, now)
-  local live = false
-  while true do
-    local first = redis.call('ZRANGE', nk.index, 0, 0)[1]
-    if not first then break end
-    if redis.call('EXISTS', nk.items .. first) == 1 then
-      live = true
-      break
-    end
-    forget(nk, first)  -- evicted, or gone without its deadline in the mirror
-  end
-  if live then
-    out[#out + 1] = ns
+  local next = redis.call('ZRANGE', nk.deadlines, 0, 0, 'WITHSCORES')
+  if next[2] then
+    redis.call('ZADD', nk.due, next[2], ns)
   else
-    redis.call('ZREM', KEYS[1], ns)
-    redis.call('HDEL', nk.versions, ns)
-    redis.call('ZREM', prefix .. '_fvzero', ns)
+    redis.call('ZREM', nk.due, ns)
   end
 end
-return out
+return redis.call('ZRANGE', KEYS[1], 0, -1)

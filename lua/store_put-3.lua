@@ -19,9 +19,10 @@
            changed under stored vectors would have every query misread them)
 
   An update keeps the item's created time and its place in the order (InMemoryStore's dict
-  keeps an updated key's position); a delete removes the item and its entries. The namespace
-  stays listed until a reader finds it empty (store_namespaces-1.lua), because an expired item
-  can empty a namespace without any script running. Each put also removes up to 16 expired
+  keeps an updated key's position); a delete removes the item and its entries, and unlists the
+  namespace when that empties it (forget in includes/store.lua). An item that expires empties
+  it without any script running: the next listing finds the namespace due and unlists it
+  (store_namespaces-1.lua). Each put also removes up to 16 expired
   items of its namespace, so a namespace that is written but never read does not grow.
   Once setup() readied the server's vector index (store_fvon), the item's vectors also get
   their documents (includes/store.lua).

@@ -607,6 +607,40 @@ async def test_difference_emptied_namespace_is_not_listed(make: Make) -> None:
     assert await ours.call("list_namespaces") == [("gone", "x"), ("kept",)]
 
 
+def _inner_calls(c: redis.Redis) -> dict[str, int]:
+    """The commands the server ran since the last CONFIG RESETSTAT, a script's own included."""
+    skip = {"cmdstat_evalsha", "cmdstat_eval", "cmdstat_config|resetstat", "cmdstat_info"}
+    return {k: v["calls"] for k, v in c.info("commandstats").items() if k not in skip}
+
+
+def test_list_namespaces_reads_only_namespaces_that_may_have_expired(
+    real_backend: Backend,
+) -> None:
+    """A listing expires the namespaces that may hold an expired item (store_nsdue) and reads
+    nothing else per namespace: the work inside the script is the same for 5 namespaces as
+    for 60. A namespace whose item expired is gone from the listing."""
+    assert real_backend.url
+    c = redis.Redis.from_url(real_backend.url)
+    work = []
+    for n in (5, 60):
+        with RedisStore.from_conn_string(real_backend.url, prefix=f"lst{n}") as store:
+            for i in range(n):
+                store.put(("p", f"{i:02d}"), "k", {"v": i})
+            store.put(("t",), "k", {"v": 1}, ttl=0.05 / 60)  # expires in 50 ms
+            store.put(("u",), "k", {"v": 1}, ttl=1)  # a minute: not due
+            store.put(("u",), "j", {"v": 1}, ttl=0.05 / 60)
+            store.list_namespaces()  # the script cached on the server
+            time.sleep(0.1)
+            c.config_resetstat()
+            got = store.list_namespaces(limit=1000)
+            work.append(_inner_calls(c))
+            assert got == [*((("p", f"{i:02d}")) for i in range(n)), ("u",)], got
+            assert store.search(("u",)) and not store.search(("t",))
+    c.close()
+    assert work[0] == work[1], work
+    assert "cmdstat_exists" not in work[0] and work[0]["cmdstat_unlink"] == 2, work
+
+
 async def test_difference_update_keeps_created_at(make: Make) -> None:
     ours = await make()
     await ours.call("put", ("t",), "k", {"v": 1})

@@ -150,7 +150,9 @@ def mirror_problems(
     - every live item is in the index; one with field t has a deadline and 0 <= PTTL <= t, one
       without has PTTL -1 and no deadline;
     - where the server's vector index keeps documents (prefix_fv:{N}:K:i, after c1b3454), each
-      belongs to a live item in the index and expires with it.
+      belongs to a live item in the index and expires with it;
+    - a namespace is listed (prefix_ns) exactly while its index holds a key, and one with a
+      deadline is due (prefix_nsdue) no later than its earliest deadline.
 
     `since`: the server's time (ms) just before the reader ran. An item that expired on its own
     after that (its deadline in (since, now]) is not a violation: the reader could not know.
@@ -176,14 +178,20 @@ def mirror_problems(
             spaces.add(m[2])
         elif not global_re.match(name):
             problems.append(f"unknown key {name!r}")
-    order = sorted(spaces)
     # one atomic snapshot of the per-namespace structures, then one of the items they name
     pipe = c.pipeline(transaction=True)
+    pipe.zrange(f"{prefix}_ns", 0, -1)
+    pipe.zrange(f"{prefix}_nsdue", 0, -1, withscores=True)
+    listed, due = pipe.execute()  # (read again below, in the snapshot)
+    order = sorted(spaces | {_str(n) for n in listed} | {_str(n) for n, _ in due})
+    pipe = c.pipeline(transaction=True)
+    pipe.zrange(f"{prefix}_ns", 0, -1)
+    pipe.zrange(f"{prefix}_nsdue", 0, -1, withscores=True)
     for ns in order:
         pipe.zrange(f"{prefix}_keys:{{{ns}}}", 0, -1, withscores=True)
         pipe.hkeys(f"{prefix}_vec:{{{ns}}}")
         pipe.zrange(f"{prefix}_exp:{{{ns}}}", 0, -1, withscores=True)
-    got = pipe.execute()
+    listed, due, *got = pipe.execute()
     index: dict[str, dict[str, float]] = {}
     vectors: dict[str, set[str]] = {}
     exp: dict[str, dict[str, float]] = {}
@@ -241,6 +249,14 @@ def mirror_problems(
                 problems.append(
                     f"deadlines: {ns!r} {k!r} at {int(score)}, its key at {live[(ns, k)][1]}"
                 )
+    listed_set, due_at = {_str(n) for n in listed}, {_str(n): s for n, s in due}
+    for ns in order:
+        if ns in listed_set and not index[ns]:
+            problems.append(f"listing: {ns!r} is listed with an empty index")
+        if index[ns] and ns not in listed_set:
+            problems.append(f"listing: {ns!r} holds keys and is not listed")
+        if exp[ns] and due_at.get(ns, float("inf")) > min(exp[ns].values()):
+            problems.append(f"due: {ns!r} at {due_at.get(ns)}, its first deadline later")
     for (name, ns, k), at in zip(docs, doc_deadlines, strict=True):
         if at == -2:
             continue  # expired during the snapshot
@@ -629,10 +645,16 @@ async def test_mirror_checker_catches_corruption(real_backend: Backend) -> None:
             assert seen == {"items": 4, "ttl": 2, "persistent": 2, "vectors": 3}, seen
             t1_at = c.pexpiretime(t1)
             t1_seq = c.hget(t1, "s")
+            due = c.zscore("store_nsdue", "c")
+            assert due is not None and due <= t1_at
+
+            def undue() -> None:
+                c.zadd("store_nsdue", {"c": due})
+
             corruptions: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
                 ("stray", lambda: c.zadd(index, {"stray": 99}), lambda: c.zrem(index, "stray")),
                 ("stray", lambda: c.hset(vec, "stray", b"\0" * 64), lambda: c.hdel(vec, "stray")),
-                ("stray", lambda: c.zadd(exp, {"stray": 1}), lambda: c.zrem(exp, "stray")),
+                ("stray", lambda: c.zadd(exp, {"stray": t1_at}), lambda: c.zrem(exp, "stray")),
                 ("t1", lambda: c.zadd(exp, {"t1": t1_at + 1}), lambda: c.zadd(exp, {"t1": t1_at})),
                 ("t1", lambda: c.persist(t1), lambda: c.pexpireat(t1, t1_at)),
                 ("t1", lambda: c.zrem(exp, "t1"), lambda: c.zadd(exp, {"t1": t1_at})),
@@ -642,6 +664,10 @@ async def test_mirror_checker_catches_corruption(real_backend: Backend) -> None:
                 ("p1", lambda: c.zadd(exp, {"p1": t1_at}), lambda: c.zrem(exp, "p1")),
                 ("'p2'", lambda: c.hset(vec, "p2", b"\0" * 64), lambda: c.hdel(vec, "p2")),
                 ("unknown", lambda: c.set("store_x:{c}", 1), lambda: c.delete("store_x:{c}")),
+                ("'x'", lambda: c.zadd("store_ns", {"x": 0}), lambda: c.zrem("store_ns", "x")),
+                ("'c'", lambda: c.zrem("store_ns", "c"), lambda: c.zadd("store_ns", {"c": 0})),
+                ("'c'", lambda: c.zadd("store_nsdue", {"c": t1_at + 1}), undue),
+                ("'c'", lambda: c.zrem("store_nsdue", "c"), undue),
             ]
             for what, corrupt, undo in corruptions:
                 corrupt()
@@ -657,7 +683,9 @@ async def test_mirror_checker_catches_corruption(real_backend: Backend) -> None:
                 assert any(p.startswith(f"{part}: 'c' 't1'") for p in problems), problems
             assert all("'t1'" in p for p in problems), problems
             assert mirror_problems(c, since=server_ms(c) - 1000)[0] == problems  # not due
-            c.zadd(exp, {"t1": server_ms(c) - 5})
+            early = server_ms(c) - 5
+            c.zadd(exp, {"t1": early})
+            c.zadd("store_nsdue", {"c": early})  # as arm() keeps it
             assert mirror_problems(c, since=server_ms(c) - 1000)[0] == []
             assert mirror_problems(c, since=server_ms(c))[0] == problems
             # a reader repairs it

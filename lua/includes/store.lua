@@ -24,6 +24,12 @@
                                          A zero vector gets none (the index scores it NaN and
                                          a filtered KNN drops it): N goes in prefix_fvzero
                                          instead, and queries under N scan until N empties.
+      due        prefix_nsdue      ZSET  N by a time at or before its earliest deadline (ZADD LT
+                                         when an item is armed; a re-arm or a PERSIST leaves it
+                                         early), so a listing expires only the namespaces that
+                                         may hold an expired item (store_namespaces-1.lua)
+  A namespace is listed (prefix_ns) exactly while its index holds a key: the forget() that
+  empties the index drops it from prefix_ns, prefix_nsver, prefix_fvzero and prefix_nsdue.
   under(prefix, P)    the namespaces N == P or under P .. ":" (a label boundary), as {N, its
                       first seq}, in that order: InMemoryStore's order of namespaces.
   now_ms()            the server's clock.
@@ -34,7 +40,8 @@
   write_docs(nk, K, vectors, at)  K's documents from its vectors (deadline `at` or none);
                       drop_docs(nk, K) removes them (before K's vectors change or go).
   forget(nk, K)       K out of the index, the vectors and the deadlines (the item key itself is
-                      the caller's); a new version when that removed anything.
+                      the caller's); a new version when that removed anything, and the
+                      namespace unlisted when that emptied it.
   expire(nk, now, n)  removes the items whose deadline has passed (at most n, all when n is nil):
                       the key too, because a script may still see a key in its last millisecond.
 ]]
@@ -49,6 +56,7 @@ local function ns_keys(prefix, ns)
     index = prefix .. '_keys:' .. tag,
     vectors = prefix .. '_vec:' .. tag,
     deadlines = prefix .. '_exp:' .. tag,
+    due = prefix .. '_nsdue',
   }
 end
 
@@ -137,6 +145,7 @@ end
 local function arm(nk, k, ttl, now)
   redis.call('PEXPIREAT', nk.items .. k, now + ttl)
   redis.call('ZADD', nk.deadlines, now + ttl, k)
+  redis.call('ZADD', nk.due, 'LT', now + ttl, nk.ns)
   each_doc(nk, k, function(d) redis.call('PEXPIREAT', d, now + ttl) end)
 end
 
@@ -150,7 +159,16 @@ local function forget(nk, k)
   drop_docs(nk, k)
   local gone = redis.call('ZREM', nk.index, k) + redis.call('HDEL', nk.vectors, k)
   redis.call('ZREM', nk.deadlines, k)
-  if gone > 0 then bump(nk) end
+  if gone > 0 then
+    bump(nk)
+    if redis.call('ZCARD', nk.index) == 0 then
+      -- emptied: unlisted now, its place in the search order (prefix_nsseq) kept for good
+      redis.call('ZREM', nk.prefix .. '_ns', nk.ns)
+      redis.call('HDEL', nk.versions, nk.ns)
+      redis.call('ZREM', nk.prefix .. '_fvzero', nk.ns)
+      redis.call('ZREM', nk.due, nk.ns)
+    end
+  end
 end
 
 local function expire(nk, now, n)

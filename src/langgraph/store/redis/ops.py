@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from langgraph.checkpoint.redis import scripts
@@ -47,7 +48,11 @@ def ns_key(namespace: Sequence[str]) -> str:
     return ":".join(enc(label) for label in namespace)
 
 
-def ns_of(encoded: str) -> tuple[str, ...]:
+@lru_cache(maxsize=65536)
+def ns_of(encoded: str | bytes) -> tuple[str, ...]:
+    """Cached: a listing or a search decodes the same few namespaces call after call."""
+    if isinstance(encoded, bytes):
+        encoded = encoded.decode()
     return tuple(dec(label) for label in encoded.split(":"))
 
 
@@ -444,7 +449,7 @@ class StoreOps:
 
     @staticmethod
     def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
-        namespaces = [ns_of(_str(n)) for n in reply]
+        namespaces = [ns_of(n) for n in reply]
         if op.match_conditions:
             namespaces = [
                 ns for ns in namespaces if all(_does_match(c, ns) for c in op.match_conditions)
