@@ -51,7 +51,6 @@ if value == '' then
   forget(nk, key)
   return existed
 end
-bump(nk)
 local seq
 if existed == 1 then
   seq = redis.call('HGET', item, 's')
@@ -60,6 +59,8 @@ else
   seq = redis.call('INCR', ARGV[6])
   redis.call('HSET', item, 'c', now, 's', seq)
 end
+-- after the seq: a key created since a version has a seq above it (store_search-1.lua's delta)
+bump(nk, key)
 redis.call('HSET', item, 'y', ARGV[8], 'v', value, 'u', now)
 drop_docs(nk, key)
 if vectors ~= '' then

@@ -47,9 +47,11 @@
   Page mode: rows = { {N, nsseq, K, seq, {y, v}, c, u, ttl ms or false, verdict (1 sure,
   2 unsure)}, ... }, the matches in walk order.
   Rank mode: rows = { {N, nsseq, version or false, order or false, vectors or false,
-  candidates or false, data, stride}, ... }, one block per namespace in walk order. order (every
-  key, in order) and vectors (HGETALL of the vectors hash) are false when the client holds
-  them under the current version. candidates: the keys a filter kept, in order, or false
+  candidates or false, data, stride, delta or false}, ... }, one block per namespace in walk
+  order. order (every key, in order) and vectors (HGETALL of the vectors hash) are false when
+  the client holds them under the current version, or under an older one the namespace's log
+  still holds: then delta = {that version, keys gone, keys updated, their vectors, keys new
+  since (in order), their vectors} brings the client's copy up to date (includes/store.lua). candidates: the keys a filter kept, in order, or false
   without a filter (every key is one). data: stride values per candidate: 0 (nothing), 2 (y, v:
   a filter, for the client's check) or 5 (y, v, c, u, ttl ms or false: every candidate is
   returned, and this call re-armed them; candidates is then always given).
@@ -152,6 +154,29 @@ local function page()
   return out, where, unsure, 0
 end
 
+-- what changed in a namespace since the client's version (of seq `from`): the keys gone, the
+-- keys updated in place (seq below `from`: they were there) with their vectors, and the keys
+-- new since (seq above `from`, put's bump comes after the seq) in order, with their vectors
+local function changed(nk, base, from)
+  local gone, updated, fresh = {}, {}, redis.call('ZRANGEBYSCORE', nk.index, '(' .. from, '+inf')
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', nk.log, '(' .. from, '+inf')) do
+    if string.sub(m, 1, 2) == 'k:' then
+      local k = string.sub(m, 3)
+      local seq = redis.call('ZSCORE', nk.index, k)
+      if not seq then
+        gone[#gone + 1] = k
+      elseif tonumber(seq) < from then
+        updated[#updated + 1] = k
+      end
+    end
+  end
+  local function vectors(ks)
+    if #ks == 0 then return {} end
+    return redis.call('HMGET', nk.vectors, unpack(ks))
+  end
+  return {base, gone, updated, vectors(updated), fresh, vectors(fresh)}
+end
+
 -- rank mode: every candidate, with its vectors unless the client holds them
 local function candidates()
   local blocks, count, unsure = {}, 0, 0
@@ -162,8 +187,11 @@ local function candidates()
     expire(nk, now)
     local version = redis.call('HGET', nk.versions, ns)
     local hit = version and held[ns] == version
-    local members, vecs = false, false
-    if not hit then
+    local members, vecs, delta = false, false, false
+    local from = not hit and version and held[ns] and since(nk, held[ns])
+    if from then
+      delta = changed(nk, held[ns], from)
+    elseif not hit then
       members = redis.call('ZRANGE', nk.index, 0, -1)
       vecs = redis.call('HGETALL', nk.vectors)
     end
@@ -191,7 +219,7 @@ local function candidates()
       count = count + (members and #members or redis.call('ZCARD', nk.index))
     end
     blocks[#blocks + 1] = {ns, entry[2], version or false, members, vecs, cands, data,
-                           filtered and 2 or 0, nk}
+                           filtered and 2 or 0, delta, nk}
   end
   return blocks, count, unsure
 end
@@ -213,7 +241,7 @@ local armed = 0
 if unsure == 0 and offset == 0 and count <= limit then
   -- every candidate is returned: complete them and re-arm them here, so the search is one call
   for _, b in ipairs(blocks) do
-    local nk, ks, data = b[9], {}, {}
+    local nk, ks, data = b[10], {}, {}
     for _, k in ipairs(b[6] or b[4] or redis.call('ZRANGE', nk.index, 0, -1)) do
       local h = redis.call('HMGET', nk.items .. k, 'y', 'v', 'c', 'u', 't')
       if not h[1] then
@@ -228,5 +256,5 @@ if unsure == 0 and offset == 0 and count <= limit then
   end
   armed = 1
 end
-for _, b in ipairs(blocks) do b[9] = nil end
+for _, b in ipairs(blocks) do b[10] = nil end
 return {blocks, 0, armed, redis.call('GET', prefix .. '_dims')}

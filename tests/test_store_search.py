@@ -159,7 +159,7 @@ def mirror_problems(
     """
     pre = re.escape(prefix)
     item_re = re.compile(rf"^{pre}:\{{([^{{}}]*)\}}:(.*)$", re.S)
-    part_re = re.compile(rf"^{pre}_(keys|vec|exp):\{{([^{{}}]*)\}}$")
+    part_re = re.compile(rf"^{pre}_(keys|vec|exp|log):\{{([^{{}}]*)\}}$")
     doc_re = re.compile(rf"^{pre}_fv:\{{([^{{}}]*)\}}:(.*):(\d+)$", re.S)
     global_re = re.compile(rf"^{pre}_\w+$")  # store_ns, store_nsseq, store_seq, ...
     problems: list[str] = []

@@ -16,6 +16,14 @@
                                          vectors under it and is sent them again only after a
                                          change (store_search-1.lua). seq@time: unique even after
                                          a failover or a restore rewinds the counter.
+      log        prefix_log:{N}    ZSET  what changed, by the seq of the version that changed
+                                         it: "k:"K for a key put or forgotten, "v:"version for
+                                         each version. Only in a store that holds vectors
+                                         (prefix_dims), trimmed to the last LOG entries: a
+                                         client holding a version still in it is sent only the
+                                         keys changed since (store_search-1.lua). Trimming drops
+                                         the lowest seqs first, so a version still present has
+                                         every later change present too.
       docs       prefix_fv:{N}:K:i HASH  one per vector of K, for the server's vector index,
                                          only once setup() set prefix_fvon (its dimensions):
                                          v the float32 vector, p tags of N's prefixes, s K's
@@ -33,7 +41,8 @@
   under(prefix, P)    the namespaces N == P or under P .. ":" (a label boundary), as {N, its
                       first seq}, in that order: InMemoryStore's order of namespaces.
   now_ms()            the server's clock.
-  bump(nk)            a new version for the namespace.
+  bump(nk, K)         a new version for the namespace, K's change in its log.
+  since(nk, version)  the seq of `version` while the log still holds it, else nil.
   arm(nk, K, ttl, now)   the item's deadline now + ttl, on the key (and its documents) and in
                       the mirror, together.
   disarm(nk, K)       no deadline: PERSIST and out of the mirror.
@@ -56,6 +65,7 @@ local function ns_keys(prefix, ns)
     index = prefix .. '_keys:' .. tag,
     vectors = prefix .. '_vec:' .. tag,
     deadlines = prefix .. '_exp:' .. tag,
+    log = prefix .. '_log:' .. tag,
     due = prefix .. '_nsdue',
   }
 end
@@ -136,10 +146,22 @@ local function write_docs(nk, k, raw, at)
   end
 end
 
-local function bump(nk)
+local LOG = 64  -- log entries kept per namespace: the last 32 to 63 changes
+local has_vectors = nil
+local function bump(nk, k)
   local seq = redis.call('INCR', nk.prefix .. '_seq')
   local t = redis.call('TIME')
-  redis.call('HSET', nk.versions, nk.ns, seq .. '@' .. t[1] .. '.' .. t[2])
+  local version = seq .. '@' .. t[1] .. '.' .. t[2]
+  redis.call('HSET', nk.versions, nk.ns, version)
+  if has_vectors == nil then has_vectors = redis.call('EXISTS', nk.prefix .. '_dims') == 1 end
+  if has_vectors then
+    redis.call('ZADD', nk.log, seq, 'k:' .. k, seq, 'v:' .. version)
+    redis.call('ZREMRANGEBYRANK', nk.log, 0, -(LOG + 1))
+  end
+end
+
+local function since(nk, version)
+  return tonumber(redis.call('ZSCORE', nk.log, 'v:' .. version) or '')
 end
 
 local function arm(nk, k, ttl, now)
@@ -160,11 +182,12 @@ local function forget(nk, k)
   local gone = redis.call('ZREM', nk.index, k) + redis.call('HDEL', nk.vectors, k)
   redis.call('ZREM', nk.deadlines, k)
   if gone > 0 then
-    bump(nk)
+    bump(nk, k)
     if redis.call('ZCARD', nk.index) == 0 then
       -- emptied: unlisted now, its place in the search order (prefix_nsseq) kept for good
       redis.call('ZREM', nk.prefix .. '_ns', nk.ns)
       redis.call('HDEL', nk.versions, nk.ns)
+      redis.call('UNLINK', nk.log)
       redis.call('ZREM', nk.prefix .. '_fvzero', nk.ns)
       redis.call('ZREM', nk.due, nk.ns)
     end

@@ -409,7 +409,8 @@ class StoreOps:
     def _columns(self, reply: Any, rank: bool) -> Columns | None:
         """store_search-1.lua's candidates, column by column. A rank block's vectors come
         from the reply (and go into the cache) or, when the client named their version as
-        held, from the cache; None when the cache has dropped them since."""
+        held, from the cache, brought up to date with the reply's delta when the namespace
+        changed since; None when the cache has dropped them since."""
         rows = reply[0] or []
         if not rank:
             return Columns(
@@ -419,11 +420,17 @@ class StoreOps:
                 [(r[5], r[6], r[7]) for r in rows],
             )
         cols = Columns([], [], [], [])
-        for nse, _, version, order, vecs, cands, data, stride in rows:
+        for nse, _, version, order, vecs, cands, data, stride, delta in rows:
             nse, version = _str(nse), version and _str(version)
             if version:
                 cols.versions[nse] = version
-            if order is None:
+            if delta:  # what changed since a version the client named as held
+                base = self.cache.get(nse, _str(delta[0])) if self.cache is not None else None
+                entry = base and base.patched(version, *delta[1:])
+                if entry is None:
+                    return None
+                self.cache.put(nse, entry)  # type: ignore[union-attr]
+            elif order is None:
                 entry = self.cache.get(nse, version) if self.cache is not None else None
                 if entry is None:
                     return None

@@ -4,8 +4,9 @@ as InMemoryStore ranks, and the client's cache of each namespace's vectors.
 The cache is what makes a query cheap on plain Redis: a namespace's vectors are sent once,
 then kept here under the namespace's version (store_nsver, changed by every script that
 changes its keys, order or vectors: lua/includes/store.lua). A query sends the versions it
-holds and gets back only what changed, so an unchanged namespace costs its filter and its
-page, not its vectors."""
+holds: an unchanged namespace costs its filter and its page, not its vectors, and one that
+changed since is sent only its changed keys (its log, store_log:{N}), which Entry.patched
+applies to a copy of the held entry."""
 
 from __future__ import annotations
 
@@ -33,9 +34,59 @@ class Matrix:
             dtype=np.int64,
             count=len(present),
         )
-        self.raw = b"".join(packed[i] for i in present)  # type: ignore[misc]
-        self.nbytes = len(self.raw) * 3  # the float32 bytes and their float64 rows
+        self._packed = packed  # joined when first scored: an entry keeps them to patch
+        self.nbytes = int(self.lengths.sum()) * 3  # the float32 bytes and their float64 rows
         self._built: tuple[Any, Any, Any] | None = None  # rows, norms, starts: set at once
+
+    def patched(
+        self,
+        packed: Sequence[bytes | None],
+        drop: Sequence[int],
+        changes: dict[int, bytes | None],
+        fresh: Sequence[bytes | None],
+    ) -> Matrix:
+        """The matrix of `packed`: these candidates without `drop`, with `changes` (by index
+        after the drop) and `fresh` ones appended. The scored rows are carried over rather
+        than converted again, so a query after a put into a namespace of 10,000 vectors pays
+        for a copy, not for a rebuild."""
+        import numpy as np
+
+        lengths = np.zeros(self.size, dtype=np.int64)
+        lengths[self.present] = self.lengths
+        keep = np.ones(self.size, dtype=bool)
+        keep[list(drop)] = False
+        kept = lengths[keep]
+        new = np.concatenate(
+            (kept, np.fromiter((len(p or b"") for p in fresh), dtype=np.int64, count=len(fresh)))
+        )
+        for i, p in changes.items():
+            new[i] = len(p or b"")
+        m = Matrix.__new__(Matrix)
+        m.size, m._packed, m._built = len(new), packed, None
+        m.present = np.flatnonzero(new)
+        m.lengths = new[m.present]
+        m.nbytes = int(m.lengths.sum()) * 3
+        built = self._built
+        if built is None:
+            return m
+        rows, norms, _ = built
+        width = 4 * rows.shape[1]
+        if (m.lengths % width).any() or any(len(p or b"") != kept[i] for i, p in changes.items()):
+            return m  # another shape: built again when first scored
+        counts = lengths // width
+        mask = np.repeat(keep, counts)
+        add = b"".join(p for p in fresh if p)
+        extra = np.frombuffer(add, dtype=np.float32).reshape(-1, rows.shape[1])
+        rows = np.concatenate((rows[mask], extra.astype(np.float64)))
+        norms = np.concatenate((norms[mask], np.linalg.norm(extra.astype(np.float64), axis=1)))
+        first = np.concatenate(([0], np.cumsum(new // width)[:-1]))  # per candidate
+        for i, p in changes.items():
+            if p:
+                r = np.frombuffer(p, dtype=np.float32).reshape(-1, rows.shape[1])
+                rows[first[i] : first[i] + len(r)] = r
+                norms[first[i] : first[i] + len(r)] = np.linalg.norm(r.astype(np.float64), axis=1)
+        m._built = (rows, norms, first[m.present])
+        return m
 
     def _build(self, dims: int) -> tuple[Any, Any, Any]:
         import numpy as np
@@ -49,7 +100,8 @@ class Matrix:
                 f"stored vectors do not have the query's {dims} dimensions: "
                 "was the index's embed function changed?"
             )
-        rows = np.frombuffer(self.raw, dtype=np.float32).reshape(-1, dims).astype(np.float64)
+        raw = b"".join(self._packed[i] for i in self.present.tolist())  # type: ignore[misc]
+        rows = np.frombuffer(raw, dtype=np.float32).reshape(-1, dims).astype(np.float64)
         starts = np.concatenate(([0], np.cumsum(self.lengths // width)[:-1]))
         self._built = built = (rows, np.linalg.norm(rows, axis=1), starts)
         return built
@@ -109,7 +161,44 @@ class Entry:
         self.version = version
         self.keys = keys
         self.where = {k: i for i, k in enumerate(keys)}
-        self.matrix = Matrix([vectors.get(k) for k in keys])
+        self.packed = [vectors.get(k) for k in keys]
+        self.matrix = Matrix(self.packed)
+
+    def patched(
+        self,
+        version: str | None,
+        gone: list[Any],
+        updated: list[Any],
+        updated_vectors: list[Any],
+        fresh: list[Any],
+        fresh_vectors: list[Any],
+    ) -> Entry | None:
+        """This entry at a later version, from store_search-1.lua's delta: keys gone, keys
+        updated in place, keys new since (a key deleted and put again is new: it moves to the
+        end). None when the delta does not fit this entry (then the caller asks for all)."""
+        where = self.where
+        if any(k not in where for k in updated) or len(set(fresh)) != len(fresh):
+            return None
+        drop = sorted({where[k] for k in (*gone, *fresh) if k in where})
+        e = Entry.__new__(Entry)
+        e.version = version
+        if drop:
+            out = set(drop)
+            e.keys = [k for i, k in enumerate(self.keys) if i not in out]
+            e.packed = [p for i, p in enumerate(self.packed) if i not in out]
+            e.where = {k: i for i, k in enumerate(e.keys)}
+        else:
+            e.keys, e.packed, e.where = list(self.keys), list(self.packed), dict(where)
+        changes = {}
+        for k, p in zip(updated, updated_vectors, strict=True):
+            i = e.where[k]
+            e.packed[i] = changes[i] = p
+        for k, p in zip(fresh, fresh_vectors, strict=True):
+            e.where[k] = len(e.keys)
+            e.keys.append(k)
+            e.packed.append(p)
+        e.matrix = self.matrix.patched(e.packed, drop, changes, fresh_vectors)
+        return e
 
 
 class VectorCache:
