@@ -42,6 +42,7 @@ if dims > 0 then
     return redis.error_reply('DIMS the store holds vectors of ' .. have ..
       ' dimensions; this put has ' .. dims)
   end
+  has_vectors = true  -- (includes/store.lua: bump() need not ask)
 end
 local now = now_ms()
 expire(nk, now, 16)
