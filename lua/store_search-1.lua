@@ -51,8 +51,8 @@
   order. order (every key, in order) and vectors (HGETALL of the vectors hash) are false when
   the client holds them under the current version, or under an older one the namespace's log
   still holds: then delta = {that version, keys gone, keys updated, their vectors, keys new
-  since (in order), their vectors} brings the client's copy up to date (includes/store.lua). candidates: the keys a filter kept, in order, or false
-  without a filter (every key is one). data: stride values per candidate: 0 (nothing), 2 (y, v:
+  since (in order), their vectors} brings the client's copy up to date (includes/store.lua).
+  candidates: the keys a filter kept, in order, or false without a filter (every key is one). data: stride values per candidate: 0 (nothing), 2 (y, v:
   a filter, for the client's check) or 5 (y, v, c, u, ttl ms or false: every candidate is
   returned, and this call re-armed them; candidates is then always given).
   stopped = 1 when the walk ended at offset + limit sure
@@ -154,12 +154,15 @@ local function page()
   return out, where, unsure, 0
 end
 
--- what changed in a namespace since the client's version (of seq `from`): the keys gone, the
--- keys updated in place (seq below `from`: they were there) with their vectors, and the keys
--- new since (seq above `from`, put's bump comes after the seq) in order, with their vectors
-local function changed(nk, base, from)
-  local gone, updated, fresh = {}, {}, redis.call('ZRANGEBYSCORE', nk.index, '(' .. from, '+inf')
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', nk.log, '(' .. from, '+inf')) do
+-- what changed in a namespace since the client's version (of seq `from`, as Redis wrote the
+-- score: exact in a range bound): the keys gone, the keys updated in place (seq below `from`:
+-- they were there) with their vectors, and the keys new since (seq above `from`, put's bump
+-- comes after the seq) in order, with their vectors
+local function changed(nk, base, score)
+  local from = tonumber(score)
+  local gone, updated = {}, {}
+  local fresh = redis.call('ZRANGEBYSCORE', nk.index, '(' .. score, '+inf')
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', nk.log, '(' .. score, '+inf')) do
     if string.sub(m, 1, 2) == 'k:' then
       local k = string.sub(m, 3)
       local seq = redis.call('ZSCORE', nk.index, k)

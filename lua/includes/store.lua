@@ -42,7 +42,8 @@
                       first seq}, in that order: InMemoryStore's order of namespaces.
   now_ms()            the server's clock.
   bump(nk, K)         a new version for the namespace, K's change in its log.
-  since(nk, version)  the seq of `version` while the log still holds it, else nil.
+  since(nk, version)  the seq of `version` (its score, as a string) while the log still holds
+                      it, else false.
   arm(nk, K, ttl, now)   the item's deadline now + ttl, on the key (and its documents) and in
                       the mirror, together.
   disarm(nk, K)       no deadline: PERSIST and out of the mirror.
@@ -161,7 +162,7 @@ local function bump(nk, k)
 end
 
 local function since(nk, version)
-  return tonumber(redis.call('ZSCORE', nk.log, 'v:' .. version) or '')
+  return redis.call('ZSCORE', nk.log, 'v:' .. version)
 end
 
 local function arm(nk, k, ttl, now)
