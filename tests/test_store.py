@@ -882,16 +882,16 @@ def test_ttl_refresh_off(real_backend: Backend) -> None:
 async def test_ttl_async(real_backend: Backend) -> None:
     url = real_backend.url
     assert url
-    async with AsyncRedisStore.from_conn_string(url, ttl={"default_ttl": 0.8 * SECOND}) as st:
+    async with AsyncRedisStore.from_conn_string(url, ttl={"default_ttl": 1.2 * SECOND}) as st:
         await st.asetup()
         await st.aput(("q",), "kept", {"v": 1})
         await st.aput(("q",), "dropped", {"v": 2})
         await st.aput(("q", "p"), "searched", {"v": 3})
         await st.aput(("q",), "forever", {"v": 4}, ttl=None)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(0.6)  # (margins of 0.55 s and more: a busy machine only delays)
         assert (await st.aget(("q",), "kept")) is not None
         assert len(await st.asearch(("q", "p"))) == 1
-        await asyncio.sleep(0.45)
+        await asyncio.sleep(0.65)
         assert (await st.aget(("q",), "dropped")) is None
         assert (await st.aget(("q",), "kept", refresh_ttl=False)) is not None
         got = await st.asearch(("q",), refresh_ttl=False)
@@ -901,7 +901,7 @@ async def test_ttl_async(real_backend: Backend) -> None:
             (("q", "p"), "searched"),
         }
         assert await st.alist_namespaces() == [("q",), ("q", "p")]
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.6)
         assert [i.key for i in await st.asearch(("q",))] == ["forever"]
         assert await st.alist_namespaces() == [("q",)]
 
