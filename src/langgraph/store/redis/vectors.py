@@ -76,9 +76,9 @@ class Matrix:
         counts = lengths // width
         mask = np.repeat(keep, counts)
         add = b"".join(p for p in fresh if p)
-        extra = np.frombuffer(add, dtype=np.float32).reshape(-1, rows.shape[1])
-        rows = np.concatenate((rows[mask], extra.astype(np.float64)))
-        norms = np.concatenate((norms[mask], np.linalg.norm(extra.astype(np.float64), axis=1)))
+        extra = np.frombuffer(add, dtype=np.float32).reshape(-1, rows.shape[1]).astype(np.float64)
+        rows = np.concatenate((rows[mask], extra))
+        norms = np.concatenate((norms[mask], np.linalg.norm(extra, axis=1)))
         first = np.concatenate(([0], np.cumsum(new // width)[:-1]))  # per candidate
         for i, p in changes.items():
             if p:
@@ -177,7 +177,7 @@ class Entry:
         updated in place, keys new since (a key deleted and put again is new: it moves to the
         end). None when the delta does not fit this entry (then the caller asks for all)."""
         where = self.where
-        if any(k not in where for k in updated) or len(set(fresh)) != len(fresh):
+        if any(k not in where for k in updated):
             return None
         drop = sorted({where[k] for k in (*gone, *fresh) if k in where})
         e = Entry.__new__(Entry)
