@@ -24,7 +24,7 @@ def test_wheel_installs_and_runs_the_seed(tmp_path: Path, backend: Backend) -> N
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "langgraph/checkpoint/redis/lua/put_checkpoint-7.lua" in names
+    assert "langgraph/checkpoint/redis/lua/put_checkpoint-8.lua" in names
     assert "langgraph/checkpoint/redis/lua/includes/common.lua" in names
     assert "langgraph/checkpoint/redis/py.typed" in names
     assert not any(

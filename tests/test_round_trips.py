@@ -256,7 +256,7 @@ async def test_filtered_list_none_walks_the_value_index(real_backend: Backend) -
     with Monitor(real_backend.url) as m:
         got = await ids({"user": "u1"}, limit=5)
     assert m.verbs() == ["EVALSHA"], m.commands
-    assert "checkpoint_by:user:su1" in m.commands[0]
+    assert " 1 user:su1 f:user su1" in m.commands[0]  # one bucket, the index of user=u1
     assert got == mem_ids({"user": "u1"}, limit=5)
 
     with Monitor(real_backend.url) as m:

@@ -8,12 +8,17 @@
   unlink_all(l)  UNLINK of a list of keys, in chunks for the same reason.
   thread(i)      the thread block, ARGV[i..i+5] (ops.Operations._block): checkpoint prefix,
                  writes prefix, T (the encoded thread id), "1" when the cross-thread indexes
-                 are kept, the TTL in ms ("0": none), and flags: "r" to refresh the TTL on
-                 reads, "s" for a shallow saver (one checkpoint per namespace).
+                 are kept ("0" when not) followed by the thread's bucket suffix ("" on one
+                 server, ":{b}" on a cluster: keys.py), the TTL in ms ("0": none), and flags:
+                 "r" to refresh the TTL on reads, "s" for a shallow saver (one checkpoint per
+                 namespace).
                  Returns B (the thread's keys, as keys.py names them), G (the cross-thread
-                 keys) and TT (the saver's rules: ttl, refresh, shallow).
-  thread_of(p, w, t)  B for another thread, from its tag (list_all, sweep).
-  globals(p, w, on)   G for the prefixes: the cross-thread keys.
+                 keys of the thread's bucket) and TT (the saver's rules: ttl, refresh, shallow).
+  thread_of(p, w, t)  B for another thread, from its tag (list_buckets, sweep).
+  globals(p, w, on, sfx)  G for the prefixes and one bucket: the cross-thread keys.
+
+  Every per-thread script declares the thread's fence key last (keys.py): it is never read or
+  written, it only makes Redis refuse the script (TRYAGAIN) while the thread's slot migrates.
 ]]
 local unpack = unpack or table.unpack
 
@@ -58,14 +63,15 @@ local function thread_of(p, w, t)
           xref = p .. '_xref:' .. tg, pin = p .. '_pin:' .. tg, tag = t}
 end
 
-local function globals(p, w, on)
-  return {on = on, all = p .. '_all', run_base = p .. '_run:', exp = p .. '_exp', prefix = p,
-          wprefix = w}
+local function globals(p, w, on, sfx)
+  return {on = on, all = p .. '_all' .. sfx, run_base = p .. '_run' .. sfx .. ':',
+          exp = p .. '_exp' .. sfx, by_base = p .. '_by' .. sfx .. ':', prefix = p, wprefix = w,
+          sfx = sfx}
 end
 
 local function thread(i)
-  local p, w = ARGV[i], ARGV[i + 1]
-  local G = globals(p, w, ARGV[i + 3] == '1')
+  local p, w, g = ARGV[i], ARGV[i + 1], ARGV[i + 3]
+  local G = globals(p, w, string.sub(g, 1, 1) == '1', string.sub(g, 2))
   local flags = ARGV[i + 5]
   return thread_of(p, w, ARGV[i + 2]), G, {ttl = tonumber(ARGV[i + 4]),
     refresh = string.find(flags, 'r', 1, true) ~= nil, shallow = string.find(flags, 's', 1, true) ~= nil}

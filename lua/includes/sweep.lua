@@ -12,7 +12,7 @@
   sweep_due(G, threads, budget) -> fields processed, for at most `threads` due threads.
 
   Scripts that write the cross-thread indexes call sweep_due with small bounds, so expired
-  threads are cleaned up by the traffic that made them, with no job to run; sweep-1.lua is the
+  threads are cleaned up by the traffic that made them, with no job to run; sweep_buckets-0.lua is the
   same as one call, for a caller that wants everything due cleaned now.
 ]]
 local function sweep_thread(G, t, budget)

@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import redis.asyncio as aredis
+import redis.asyncio.cluster as acluster
+import redis.asyncio.sentinel as asentinel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
@@ -20,12 +22,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError
 
+from . import driver
 from .base import BaseRedisSaver, derived_pool_kwargs
 from .connection import speed_up
 from .ops import (
     Cmd,
     Emit,
     Eval,
+    FanOut,
     ListOp,
     Op,
     RoundTrip,
@@ -97,45 +101,99 @@ class AsyncRedisSaver(BaseRedisSaver):
         self._client: aredis.Redis | None = None
         self._private: aredis.Redis | None = None
         self._gate: asyncio.Semaphore | None = None
+        self._driver: driver.AsyncDriver | None = None
         self._pipe = _Pipe()  # shared by copies (with_allowlist), like the client
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection ----------------------------------------------------------------------
 
     @property
-    def client(self) -> aredis.Redis:
-        """The client every command goes through (raw bytes replies)."""
+    def client(self) -> Any:
+        """The client every command goes through (raw bytes replies): a `redis.asyncio.Redis`,
+        or a `redis.asyncio.cluster.RedisCluster` on a cluster (driver.py)."""
         if self._client is None:
-            if self._user_client is not None:
-                user_pool = self._user_client.connection_pool
-                kwargs = derived_pool_kwargs(user_pool)
-                if kwargs is None:
-                    self._client = self._user_client
-                    if not isinstance(user_pool, aredis.BlockingConnectionPool):
-                        # redis-py's default pool raises MaxConnectionsError past its size
-                        # (100) instead of waiting: queue our calls in front of it instead.
-                        size = getattr(user_pool, "max_connections", None) or 2**31
-                        if size < 2**31:
-                            self._gate = asyncio.Semaphore(size)
-                else:
-                    kwargs.setdefault("retry", _retry())
-                    pool = speed_up(
-                        aredis.BlockingConnectionPool(
-                            connection_class=user_pool.connection_class,
-                            max_connections=DEFAULT_MAX_CONNECTIONS,
-                            **kwargs,
-                        )
-                    )
-                    self._client = self._private = aredis.Redis(connection_pool=pool)
-            else:
-                args = {
-                    "max_connections": DEFAULT_MAX_CONNECTIONS,
-                    "retry": _retry(),
-                    **self._connection_args,
-                }
-                pool = speed_up(aredis.BlockingConnectionPool.from_url(self._redis_url, **args))
-                self._client = self._private = aredis.Redis(connection_pool=pool)
+            self._client = self._open()
         return self._client
+
+    def _open(self) -> Any:
+        user = self._user_client
+        if user is not None:
+            if driver.is_cluster(user):
+                if not driver.decodes(user):
+                    return user
+                host, port = driver.startup(user)
+                self._private = acluster.RedisCluster(
+                    host=host, port=port, **driver.cluster_kwargs(user)
+                )
+                return self._private
+            user_pool = user.connection_pool
+            kwargs = derived_pool_kwargs(user_pool)
+            if kwargs is None:
+                if not isinstance(user_pool, aredis.BlockingConnectionPool):
+                    # redis-py's default pool raises MaxConnectionsError past its size
+                    # (100) instead of waiting: queue our calls in front of it instead.
+                    size = getattr(user_pool, "max_connections", None) or 2**31
+                    if size < 2**31:
+                        self._gate = asyncio.Semaphore(size)
+                return user
+            if driver.is_sentinel(user):
+                kwargs.pop("connection_class", None)
+                pool = asentinel.SentinelConnectionPool(
+                    user_pool.service_name, user_pool.sentinel_manager, **kwargs
+                )
+                self._private = aredis.Redis(connection_pool=pool)
+                return self._private
+            kwargs.setdefault("retry", _retry())
+            pool = speed_up(
+                aredis.BlockingConnectionPool(
+                    connection_class=user_pool.connection_class,
+                    max_connections=DEFAULT_MAX_CONNECTIONS,
+                    **kwargs,
+                )
+            )
+            self._private = aredis.Redis(connection_pool=pool)
+            return self._private
+        url = str(self._redis_url)
+        if driver.is_sentinel_url(url):
+            self._private = driver.open_sentinel_async(url, self._connection_args)
+        elif self.cluster_mode:
+            self._private = acluster.RedisCluster.from_url(
+                url, **driver.cluster_args(self._connection_args)
+            )
+        else:
+            args = {
+                "max_connections": DEFAULT_MAX_CONNECTIONS,
+                "retry": _retry(),
+                **self._connection_args,
+            }
+            pool = speed_up(aredis.BlockingConnectionPool.from_url(url, **args))
+            self._private = aredis.Redis(connection_pool=pool)
+        return self._private
+
+    async def _connect(self) -> driver.AsyncDriver:
+        """First use: find out what the URL names (driver.py), then fix the driver and the
+        layout for the saver's life."""
+        if self._driver is not None:
+            return self._driver
+        url = self._redis_url
+        if (
+            self._user_client is None
+            and self.cluster_mode is None
+            and not driver.is_sentinel_url(url)
+            and await driver.probe_async(str(url), self._connection_args)
+        ):
+            self.cluster_mode = True
+            if self._private is not None:
+                await self._private.aclose()
+                self._private = self._client = None
+        client = self.client
+        d = driver.AsyncDriver(client, self._gated)
+        if d.kind == driver.CLUSTER:
+            self._ops.cluster = self._ops.cross_flag = True
+            if self._gate is None:
+                self._gate = asyncio.Semaphore(DEFAULT_MAX_CONNECTIONS)
+        self._driver = d
+        return d
 
     async def aclose(self) -> None:
         """Close what we opened; a client the user passed in stays open."""
@@ -143,6 +201,7 @@ class AsyncRedisSaver(BaseRedisSaver):
             await self._private.aclose()
             self._private = None
             self._client = None
+            self._driver = None
 
     async def __aenter__(self) -> AsyncRedisSaver:
         return self
@@ -234,8 +293,18 @@ class AsyncRedisSaver(BaseRedisSaver):
     async def _direct(self, c: Eval | Cmd) -> Any:
         return await one(self.client, c)
 
-    async def _round_trip(self, rt: RoundTrip) -> list[Any]:
-        self.client  # noqa: B018 - first use decides whether a gate is needed
+    async def _round_trip(self, rt: RoundTrip | FanOut) -> list[Any]:
+        d = self._driver or await self._connect()
+        if isinstance(rt, FanOut):
+            return await d.fan_out(rt)
+        if d.kind == driver.ONE:
+            return await self._gated(rt)
+        if self._gate is None:
+            return await d.round_trip(rt)
+        async with self._gate:
+            return await d.round_trip(rt)
+
+    async def _gated(self, rt: RoundTrip) -> list[Any]:
         if self._gate is None:
             return await self._send(rt)
         async with self._gate:

@@ -32,8 +32,11 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         checkpoint_write_prefix: str = "checkpoint_write",
         delta_mode: DeltaMode = "exact",
         ttl: dict[str, Any] | None = None,
+        cluster_mode: bool | None = None,
     ) -> None:
         super().__init__(serde=serde)
+        if cluster_mode is not None and not isinstance(cluster_mode, bool):
+            raise TypeError(f"cluster_mode must be True, False or None, got {cluster_mode!r}")
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
@@ -52,6 +55,8 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         self._redis_url = redis_url
         self._connection_args = dict(connection_args or {})
         self._connection_args.pop("decode_responses", None)
+        self.cluster_mode = cluster_mode
+        """True: the URL names a cluster node; False: one server; None: ask the server."""
 
     def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         """Pure: no I/O (langgraph calls it from inside the event loop)."""

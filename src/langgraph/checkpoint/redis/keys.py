@@ -27,17 +27,33 @@ default prefixes:
     checkpoint_exp                 ZSET  expiring threads, member T, score = deadline (ms)
     checkpoint_meta                HASH  storage format version, written by setup()
 
+    checkpoint_fence:{T}           never written: every per-thread script declares it (below)
+
 Everything of one thread carries the hash tag `{T}`, so each per-thread script runs in one slot.
-The cross-thread indexes (`_all`, `_run:`, `_by:`, `_exp`) are the only keys outside a thread's
-slot. The scripts build a thread's keys from the prefixes and its tag (common.lua's
-`thread_of`) exactly as `_thread` does here.
+The scripts build a thread's keys from the prefixes and its tag (common.lua's `thread_of`)
+exactly as `_thread` does here.
+
+Buckets (Redis Cluster). On one server the cross-thread indexes are the single keys above. On a
+cluster they are split per slot: thread T's entries go to `checkpoint_all:{b}`,
+`checkpoint_run:{b}:R`, `checkpoint_by:{b}:<key>:<value>` and `checkpoint_exp:{b}`, where `b`
+is a short string that hashes to T's own slot (`slot_tag`). Every key a per-thread script
+touches is then in the thread's slot, and a cross-thread read asks each master for the buckets
+of the slots it owns (driver.py). The bucket suffix is "" on one server and ":{b}" on a
+cluster; the layout is recorded in `checkpoint_meta` (format 3: one server, 4: buckets).
+
+The fence. A per-thread script reads and writes keys it builds itself, not only those it
+declares. While a slot migrates, some of them may already have moved: Redis would fail the
+script half way, after its first writes. Each script therefore also declares the thread's fence
+key, which never exists: during a migration Redis then answers TRYAGAIN or ASK (then TRYAGAIN
+on the importing node) before the script starts, and the driver retries until the slot settles.
 """
 
 from __future__ import annotations
 
 import re
+from binascii import crc_hqx
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 _UNSAFE = re.compile(r"[\x00-\x20%:{}*?\[\]\\\x7f]")
 
@@ -97,6 +113,7 @@ class Thread:
     ns_set: str  # "checkpoint_ns:{T}"
     xref: str  # "checkpoint_xref:{T}"
     pin: str  # "checkpoint_pin:{T}"
+    fence: str  # "checkpoint_fence:{T}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,7 @@ class KeySpace:
 
     @property
     def all_index(self) -> str:
+        """The one-server names; `*_in(sfx)` are those of one bucket (module docstring)."""
         return f"{self.prefix}_all"
 
     @property
@@ -119,20 +137,29 @@ class KeySpace:
     def exp_index(self) -> str:
         return f"{self.prefix}_exp"
 
+    def all_in(self, sfx: str) -> str:
+        return f"{self.prefix}_all{sfx}"
+
+    def run_base_in(self, sfx: str) -> str:
+        return f"{self.prefix}_run{sfx}:"
+
+    def exp_in(self, sfx: str) -> str:
+        return f"{self.prefix}_exp{sfx}"
+
     @property
     def meta(self) -> str:
         return f"{self.prefix}_meta"
 
-    def by_key(self, key: str, scalar: str) -> str | None:
+    def by_key(self, key: str, scalar: str, sfx: str = "") -> str | None:
         """The cross-thread index of one metadata value (`codec.scalar` encoding), or None for
         a value not indexed: None ("n" also matches a missing key, which no index holds) and
         values too long to make a sensible key name (the filter still applies, by scan)."""
         if scalar == "n" or len(scalar) > BY_VALUE_MAX:
             return None
-        return f"{self.prefix}_by:{enc(key)}:{enc(scalar)}"
+        return f"{self.prefix}_by{sfx}:{enc(key)}:{enc(scalar)}"
 
-    def run_key(self, run_id: str) -> str:
-        return f"{self.prefix}_run:{enc(run_id)}"
+    def run_key(self, run_id: str, sfx: str = "") -> str:
+        return f"{self.prefix}_run{sfx}:{enc(run_id)}"
 
     def thread(self, thread_id: str) -> Thread:
         return _thread(self.prefix, self.write_prefix, _check("thread_id", thread_id))
@@ -154,4 +181,48 @@ def _thread(prefix: str, write_prefix: str, thread_id: str) -> Thread:
         ns_set=f"{prefix}_ns:{{{t}}}",
         xref=f"{prefix}_xref:{{{t}}}",
         pin=f"{prefix}_pin:{{{t}}}",
+        fence=f"{prefix}_fence:{{{t}}}",
     )
+
+
+SLOTS = 16384
+_TAG_CHARS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def slot(tag_value: str) -> int:
+    """The Redis Cluster slot of a hash tag's content (CRC16/XMODEM mod 16384)."""
+    return crc_hqx(tag_value.encode(), 0) % SLOTS
+
+
+@cache
+def slot_tags() -> tuple[str, ...]:
+    """For each slot, the shortest string of [0-9a-zA-Z] that hashes to it (first in length,
+    then character order): 1 to 3 characters cover all 16,384 slots. Computed once, in
+    about 0.1 s, the first time a cluster layout is used."""
+    found: list[str | None] = [None] * SLOTS
+    left = SLOTS
+    frontier = [""]
+    while left:
+        nxt = []
+        for head in frontier:
+            for c in _TAG_CHARS:
+                cand = head + c
+                s = slot(cand)
+                if found[s] is None:
+                    found[s] = cand
+                    left -= 1
+                nxt.append(cand)
+        frontier = nxt
+    return tuple(t for t in found if t is not None)
+
+
+@lru_cache(maxsize=65536)
+def bucket_of(thread_tag: str) -> str:
+    """The bucket suffix of a thread in the cluster layout (":{b}")."""
+    return f":{{{slot_tags()[slot(thread_tag)]}}}"
+
+
+def bucket_suffixes(slots: list[int] | range) -> list[str]:
+    """The bucket suffixes of some slots (a master's, for a fan-out)."""
+    tags = slot_tags()
+    return [f":{{{tags[s]}}}" for s in slots]

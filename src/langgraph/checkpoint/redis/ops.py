@@ -2,7 +2,10 @@
 
 Each operation is a generator: it yields a `RoundTrip` (commands sent together, one network
 round trip), receives the list of replies, and finally returns its result; `list` also yields
-`Emit` items as it goes. The async saver (aio.py) and the sync saver (sync.py) differ only in
+`Emit` items as it goes. A cross-thread operation yields a `FanOut` instead: the same
+commands for every server that holds a share of the data (one server, or each master of a
+cluster, given the bucket suffixes of its slots: keys.py), and receives one reply list per
+server. The async saver (aio.py) and the sync saver (sync.py) differ only in
 how they drive these generators, so they cannot drift apart (the psycopg 3 design).
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
@@ -30,7 +33,7 @@ from redis.exceptions import NoScriptError
 
 from . import codec, scripts
 from .deltas import DeltaWriter, Stored
-from .keys import KeySpace, Thread, dec, enc
+from .keys import KeySpace, Thread, bucket_of, dec, enc
 
 T = TypeVar("T")
 
@@ -47,6 +50,11 @@ SWEEP_CALLS = 100_000
 """A bound on sweep()'s calls (16 threads each): a bug must not turn into an endless loop."""
 
 MIN_SERVER = (6, 2)
+
+LAYOUT_ONE = "one"
+LAYOUT_BUCKETS = "buckets"
+"""checkpoint_meta's `layout`: the cross-thread indexes as single keys (one server) or split
+per slot (a cluster, keys.py). Data of one layout cannot be read through the other."""
 
 
 class Eval(NamedTuple):
@@ -76,6 +84,17 @@ class RoundTrip:
 
 class Emit(NamedTuple):
     value: Any
+
+
+@dataclass
+class FanOut:
+    """One round trip to every server holding a share of the cross-thread indexes, sent in
+    parallel. `build` gets one server's bucket suffixes ([""] on one server) and returns the
+    commands for that server; the reply is one list of replies per server, in no particular
+    order. The operations keep no state per server, so the driver may re-send a FanOut to a
+    new topology (after a failover or a slot migration) and the result is still exact."""
+
+    build: Callable[[list[str]], list[Eval | Cmd]]
 
 
 def wire(c: Eval | Cmd) -> tuple[Any, ...]:
@@ -108,8 +127,8 @@ def needs_resend(c: Eval | Cmd, reply: Any) -> bool:
     return False
 
 
-Op = Generator[RoundTrip, list[Any], T]
-ListOp = Generator["RoundTrip | Emit", "list[Any] | None", None]
+Op = Generator["RoundTrip | FanOut", list[Any], T]
+ListOp = Generator["RoundTrip | FanOut | Emit", "list[Any] | None", None]
 
 
 def _conf(config: RunnableConfig | None, what: str) -> dict[str, Any]:
@@ -147,43 +166,76 @@ class Operations:
     """Reads of a thread also push its deadline back."""
     shallow: bool = False
     """Keep only the latest checkpoint of each namespace (ShallowRedisSaver)."""
+    cluster: bool = False
+    """The bucketed layout of a Redis Cluster (keys.py); set by the driver when it connects."""
+    cross_flag: bool = False
+    """Send the `allow-cross-slot-keys` twins of the fan-out scripts (a cluster of Redis 7+)."""
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
         self._g = "1" if self.cross_thread else "0"
-        flags = ("r" if self.refresh_on_read else "") + ("s" if self.shallow else "")
-        self._rules = [self._g, self.ttl_ms, flags]
+        self._flags = ("r" if self.refresh_on_read else "") + ("s" if self.shallow else "")
+
+    def _sfx(self, th: Thread) -> str:
+        """The thread's bucket suffix: "" on one server, ":{b}" on a cluster."""
+        return bucket_of(th.tag) if self.cluster else ""
 
     def _block(self, th: Thread) -> list[Any]:
         """The thread block every per-thread script starts its ARGV with (common.lua's
         `thread`): the scripts derive the thread's keys from it as keys.py does."""
-        return [self.keys.prefix, self.keys.write_prefix, th.tag, *self._rules]
+        return [
+            self.keys.prefix,
+            self.keys.write_prefix,
+            th.tag,
+            self._g + self._sfx(th),
+            self.ttl_ms,
+            self._flags,
+        ]
+
+    def _fan(self, name: str) -> scripts.Script:
+        """A fan-out script (no KEYS), flagged for a cluster that asks for it."""
+        s = self.s[name]
+        return s.cross if self.cross_flag and s.cross is not None else s
 
     # -- setup ---------------------------------------------------------------------------
 
     def setup(self) -> Op[None]:
-        cmds: list[Eval | Cmd] = [Cmd(("INFO", "server"))]
-        cmds += [Cmd(("SCRIPT", "LOAD", s.source)) for s in self.s.values()]
-        cmds += [
-            Cmd(("HSETNX", self.keys.meta, "format", codec.FORMAT)),
-            Cmd(("HGET", self.keys.meta, "format")),
-        ]
-        replies = yield RoundTrip(cmds)
-        info, fmt = replies[0], replies[-1]
-        if isinstance(info, dict) and "redis_version" in info:
-            version = tuple(int(x) for x in str(info["redis_version"]).split(".")[:2])
-            if version < MIN_SERVER:
-                raise RuntimeError(
-                    f"Redis {info['redis_version']} is too old: "
-                    f"{'.'.join(map(str, MIN_SERVER))} or newer is needed"
-                )
-        for s, sha in zip(self.s.values(), replies[1:-2], strict=True):
-            if isinstance(sha, Exception) or _str(sha) != s.sha:
-                raise RuntimeError(f"the server refused Lua script {s.name}: {sha}")
+        """Caches the scripts on every server (each master of a cluster), checks its version,
+        and records or checks the storage format and layout of this key space."""
+        wanted = list(self.s.values())
+        if self.cross_flag:
+            wanted += [x.cross for x in self.s.values() if x.cross is not None]
+
+        def build(_: list[str]) -> list[Eval | Cmd]:
+            return [Cmd(("INFO", "server")), *(Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted)]
+
+        for replies in (yield FanOut(build)):
+            check_version(replies[0])
+            for x, sha in zip(wanted, replies[1:], strict=True):
+                if isinstance(sha, Exception) or _str(sha) != x.sha:
+                    raise RuntimeError(f"the server refused Lua script {x.name}: {sha}")
+        layout = LAYOUT_BUCKETS if self.cluster else LAYOUT_ONE
+        meta = self.keys.meta
+        replies = yield RoundTrip(
+            [
+                Cmd(("HSETNX", meta, "format", codec.FORMAT)),
+                Cmd(("HSETNX", meta, "layout", layout)),
+                Cmd(("HMGET", meta, "format", "layout")),
+            ]
+        )
+        fmt, found = replies[-1]
         if int(fmt) != codec.FORMAT:
             raise RuntimeError(
                 f"keys under prefix {self.keys.prefix!r} hold storage format {int(fmt)}; "
                 f"this version writes format {codec.FORMAT}"
+            )
+        if found is not None and _str(found) != layout:
+            where = "a Redis Cluster" if self.cluster else "one server"
+            raise RuntimeError(
+                f"keys under prefix {self.keys.prefix!r} were written in the "
+                f"{_str(found)!r} layout, but this is {where} (layout {layout!r}): the "
+                "cross-thread indexes of one cannot be read through the other; copy the "
+                "threads over with copy_thread, or use another key prefix"
             )
 
     # -- write path ----------------------------------------------------------------------
@@ -219,14 +271,17 @@ class Operations:
         run = md.get("run_id")
         run_e = enc(str(run)) if run is not None else ""
         parent = conf.get("checkpoint_id")
+        sfx = self._sfx(th)
+        all_index = self.keys.all_in(sfx)
         keys = [
             f"{th.cp}{nse}:{cide}",
             th.idx + nse,
             th.ns_set,
             th.blob + nse,
-            self.keys.all_index,
-            self.keys.run_key(str(run)) if run_e else self.keys.all_index,
+            all_index,
+            self.keys.run_key(str(run), sfx) if run_e else all_index,
             th.wo + nse,
+            th.fence,
         ]
         replays = md.get("counters_since_delta_snapshot") or {}
         head = [
@@ -243,7 +298,7 @@ class Operations:
         tail: list[str] = []
         fields = codec.filter_fields(md)
         for i in range(0, len(fields), 2):
-            by = self.keys.by_key(fields[i][2:], fields[i + 1]) if self.cross_thread else None
+            by = self.keys.by_key(fields[i][2:], fields[i + 1], sfx) if self.cross_thread else None
             tail += [fields[i], fields[i + 1], by or ""]
         while True:
             pairs = [x for f, (_, data) in blobs.items() for x in (f, data)]
@@ -291,6 +346,7 @@ class Operations:
                         f"{th.write}{nse}:{cide}:{ke}",
                         th.ns_set,
                         th.wo + nse,
+                        th.fence,
                     ],
                     [
                         *self._block(th),
@@ -309,7 +365,7 @@ class Operations:
     def _get(self, th: Thread, nse: str, cide: str, filter_args: list[str]) -> Eval:
         return Eval(
             self.s["get_checkpoint"],
-            [th.idx + nse, th.blob + nse],
+            [th.idx + nse, th.blob + nse, th.fence],
             [*self._block(th), nse, cide, *filter_args],
         )
 
@@ -364,7 +420,7 @@ class Operations:
                 [
                     Eval(
                         self.s["list_checkpoints"],
-                        [th.ns_set],
+                        [th.ns_set, th.fence],
                         [
                             *self._block(th),
                             enc(ns or ""),
@@ -390,47 +446,48 @@ class Operations:
         before_id: str | None,
         limit: int | None,
     ) -> ListOp:
-        """list(None): walks the cross-thread index, or the smallest index of a filtered
-        metadata value, in the list_all script (a page per round trip)."""
+        """list(None): each server merges its buckets in list_buckets-0.lua (newest first, the
+        smallest index the filter names in each), a page per call; the pages of all servers
+        are merged here. A row is emitted once every server has examined everything newer
+        than it (each reply says how far it got), and the next round starts below the last
+        row settled, for every server alike: no state per server, so a changed topology
+        between two rounds changes nothing. On one server this is one call per page."""
         if not self.cross_thread:
             raise NotImplementedError("list(None) needs the cross-thread index")
         by = [
-            k
+            f"{enc(fargs[i][2:])}:{enc(fargs[i + 1])}"
             for i in range(0, len(fargs), 2)
-            if (k := self.keys.by_key(fargs[i][2:], fargs[i + 1])) is not None
+            if self.keys.by_key(fargs[i][2:], fargs[i + 1]) is not None
         ]
-        index = self.keys.all_index
-        if len(by) == 1:
-            index = by[0]
-        elif by:
-            sizes = yield RoundTrip([Cmd(("ZCARD", k)) for k in by])
-            index = min(zip(sizes, by, strict=True))[1]
         upper = "(" + enc(before_id) if before_id else "+"
         left = limit
+        script = self._fan("list_buckets")
         while True:
             page = min(left, PAGE) if left is not None else PAGE
-            (reply,) = yield RoundTrip(
-                [
-                    Eval(
-                        self.s["list_all"],
-                        [index],
-                        [
-                            self.keys.prefix,
-                            self.keys.write_prefix,
-                            upper,
-                            page,
-                            SCAN,
-                            "1" if self.shallow else "0",
-                            *fargs,
-                        ],
-                    )
-                ]
+            shallow = "1" if self.shallow else "0"
+            head = [self.keys.prefix, self.keys.write_prefix, upper, page, SCAN, shallow]
+
+            def build(sfx: list[str], head: list[Any] = head) -> list[Eval | Cmd]:
+                args = [*head, len(sfx), *sfx, len(by), *by, *fargs]
+                return [Eval(script, [], args)]
+
+            rows: list[tuple[bytes, Any]] = []
+            settled = b""  # rows at or above this member are final
+            for (reply,) in (yield FanOut(build)):
+                for t, nse, raw in reply[0]:
+                    rows.append((_member(raw[0], t, nse), (t, nse, raw)))
+                nxt = _bytes(reply[1])
+                if nxt:
+                    settled = max(settled, nxt[1:])
+            rows.sort(key=lambda r: r[0], reverse=True)
+            final = [r for m, r in rows if m >= settled]
+            tuples = (
+                self._tuple(serde, dec(_str(t)), dec(_str(nse)), raw) for t, nse, raw in final
             )
-            rows, upper = reply[0], _str(reply[1])
-            tuples = (self._tuple(serde, dec(_str(t)), dec(_str(nse)), raw) for t, nse, raw in rows)
             left = yield from self._emit(tuples, filter, left)
-            if left == 0 or not upper:
+            if left == 0 or not settled:
                 return
+            upper = "(" + settled.decode()
 
     @staticmethod
     def _emit(
@@ -507,7 +564,7 @@ class Operations:
                 [
                     Eval(
                         self.s["delta_history"],
-                        [th.idx + nse, th.blob + nse],
+                        [th.idx + nse, th.blob + nse, th.fence],
                         [
                             *self._block(th),
                             nse,
@@ -546,7 +603,7 @@ class Operations:
     # -- deletion, pruning, copying ------------------------------------------------------
 
     def _thread_args(self, th: Thread) -> tuple[list[str], list[Any]]:
-        return [th.ns_set, self.keys.all_index], self._block(th)
+        return [th.ns_set, self.keys.all_in(self._sfx(th)), th.fence], self._block(th)
 
     def delete_thread(self, thread_id: str) -> Op[None]:
         keys, args = self._thread_args(self.keys.thread(thread_id))
@@ -559,9 +616,14 @@ class Operations:
             return
         if not self.cross_thread:
             raise NotImplementedError("delete_for_runs needs the cross-thread index")
-        replies = yield RoundTrip([Cmd(("SMEMBERS", self.keys.run_key(str(r)))) for r in run_ids])
+        runs = [enc(str(r)) for r in run_ids]
+        script = self._fan("run_members")
+
+        def build(sfx: list[str]) -> list[Eval | Cmd]:
+            return [Eval(script, [], [self.keys.prefix, len(runs), *runs, *sfx])]
+
         by_thread: dict[str, list[str]] = defaultdict(list)
-        for members in replies:
+        for (members,) in (yield FanOut(build)):
             for m in members:
                 t, nse, cide = _str(m).split("\n")
                 by_thread[t] += [nse, cide]
@@ -607,7 +669,7 @@ class Operations:
         """pin / unpin (thread_expiry-1.lua); True when the thread exists."""
         th = self.keys.thread(thread_id)
         (found,) = yield RoundTrip(
-            [Eval(self.s["thread_expiry"], [th.ns_set], [*self._block(th), mode])]
+            [Eval(self.s["thread_expiry"], [th.ns_set, th.fence], [*self._block(th), mode])]
         )
         return bool(found)
 
@@ -617,69 +679,62 @@ class Operations:
         if not self.cross_thread:
             return 0
         total = 0
+        script = self._fan("sweep_buckets")
+
+        def build(sfx: list[str]) -> list[Eval | Cmd]:
+            return [Eval(script, [], [self.keys.prefix, self.keys.write_prefix, budget, *sfx])]
+
         for _ in range(SWEEP_CALLS):
-            (reply,) = yield RoundTrip(
-                [
-                    Eval(
-                        self.s["sweep"],
-                        [self.keys.exp_index],
-                        [self.keys.prefix, self.keys.write_prefix, budget],
-                    )
-                ]
-            )
-            total += int(reply[0])
-            if not int(reply[1]):
+            due = False
+            for (reply,) in (yield FanOut(build)):
+                total += int(reply[0])
+                due = due or bool(int(reply[1]))
+            if not due:
                 return total
         raise RuntimeError(
             f"sweep: threads still due after {SWEEP_CALLS} calls ({total} entries removed); "
-            f"is {self.keys.exp_index!r} written by something else?"
+            f"are {self.keys.exp_index!r} keys written by something else?"
         )
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> Op[None]:
+        """An atomic read of the source (export_thread) and one atomic write of the target
+        (import_thread): on a cluster the two threads may live in different slots, so the
+        copy is two scripts. If it is interrupted between them, the target is unchanged (the
+        import is all or nothing) and calling copy_thread again completes it."""
         src = self.keys.thread(source_thread_id)
         dst = self.keys.thread(target_thread_id)
         (exported,) = yield RoundTrip(
-            [Eval(self.s["export_thread"], [src.ns_set], self._block(src))]
+            [Eval(self.s["export_thread"], [src.ns_set, src.fence], self._block(src))]
         )
-        incoming = [
-            x for ns_b, _, cps, _ in exported for c in cps for x in (_str(ns_b), _str(c[0]))
-        ]
-        cmds: list[Eval | Cmd] = [
-            Eval(self.s["copy_prepare"], [dst.ns_set], [*self._block(dst), *incoming])
-        ]
+        if not exported:
+            return
+        incoming: list[Any] = []
+        records: list[Any] = []
         for ns_b, blob_flat, cps, wo in exported:
             nse = _str(ns_b)
             if blob_flat:
-                cmds.append(Cmd(("HSET", dst.blob + nse, *blob_flat)))
+                records += ["B", nse, len(blob_flat), *blob_flat]
             for cid_b, h, ws, ledger in cps:
-                cide = _str(cid_b)
-                cmds.append(Cmd(("HSET", f"{dst.cp}{nse}:{cide}", *h)))
-                if b"d" in h[::2]:
-                    cmds.append(Cmd(("ZADD", dst.idx + nse, 0, cide)))
-                    if self.cross_thread:
-                        cmds += self._index_cmds(dst, nse, cide, _str(ledger or b""))
+                incoming += [nse, cid_b]
+                is_cp = "1" if b"d" in h[::2] or "d" in h[::2] else "0"
+                records += ["C", nse, cid_b, ledger or "", is_cp, len(h), *h]
                 for k, wh in zip(ws[::2], ws[1::2], strict=True):
                     if wh:
-                        cmds.append(Cmd(("HSET", f"{dst.write}{nse}:{cide}:{_str(k)}", *wh)))
+                        records += ["W", nse, cid_b, k, len(wh), *wh]
             if wo:
-                cmds.append(Cmd(("SADD", dst.wo + nse, *wo)))
-            cmds.append(Cmd(("SADD", dst.ns_set, nse)))
-        if exported:
-            cmds.append(Eval(self.s["thread_expiry"], [dst.ns_set], [*self._block(dst), "touch"]))
-            yield RoundTrip(cmds, transaction=True)
-
-    def _index_cmds(self, th: Thread, nse: str, cide: str, ledger: str) -> list[Eval | Cmd]:
-        """A copied checkpoint's cross-thread entries, from the source's ledger value."""
-        member = f"{cide}\n{th.tag}\n{nse}"
-        cmds: list[Eval | Cmd] = [
-            Cmd(("ZADD", self.keys.all_index, 0, member)),
-            Cmd(("HSET", th.xref, f"{nse}\n{cide}", ledger)),
-        ]
-        run, *by = ledger.split("\n") if ledger else [""]
-        if run:
-            cmds.append(Cmd(("SADD", self.keys.run_base + run, f"{th.tag}\n{nse}\n{cide}")))
-        cmds += [Cmd(("ZADD", key, 0, member)) for key in by]
-        return cmds
+                records += ["O", nse, len(wo), *wo]
+        src_by = self.keys.prefix + "_by" + self._sfx(src) + ":"
+        yield RoundTrip(
+            [
+                Eval(
+                    self.s["import_thread"],
+                    [dst.ns_set, dst.fence],
+                    [*self._block(dst), src_by, len(incoming) // 2, *incoming, *records],
+                )
+            ]
+        )
+        if self.deltas is not None:
+            self.deltas.forget(target_thread_id)
 
     # -- versions ------------------------------------------------------------------------
 
@@ -696,6 +751,18 @@ class Operations:
         return f"{n + 1:032}.{random.random():016}"
 
 
+def check_version(info: Any) -> None:
+    """Refuses a server older than MIN_SERVER (INFO's reply; an error, on services that
+    restrict INFO, is let through)."""
+    if isinstance(info, dict) and "redis_version" in info:
+        version = tuple(int(x) for x in str(info["redis_version"]).split(".")[:2])
+        if version < MIN_SERVER:
+            raise RuntimeError(
+                f"Redis {info['redis_version']} is too old: "
+                f"{'.'.join(map(str, MIN_SERVER))} or newer is needed"
+            )
+
+
 def _sorted_writes(writes: list[Any]) -> list[tuple[str, str, int, bytes]]:
     """A checkpoint's writes as the scripts return them, in `writes_sort_key` order (task path,
     task id, index): the order live execution applies them in."""
@@ -707,6 +774,15 @@ def _sorted_writes(writes: list[Any]) -> list[tuple[str, str, int, bytes]]:
             out.append((task_path, task_id, int(h[k]), h[k + 1]))
     out.sort(key=lambda w: (w[0], w[1], w[2]))
     return out
+
+
+def _bytes(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _member(cide: Any, t: Any, nse: Any) -> bytes:
+    """A row's member in the cross-thread indexes ("C\nT\nN"), bytes: the order Redis keeps."""
+    return b"\n".join((_bytes(cide), _bytes(t), _bytes(nse)))
 
 
 def _str(value: Any) -> str:

@@ -5,6 +5,11 @@ Each file is one operation; its name ends in the number of KEYS it takes
 reaches the server. `--@include name` lines are replaced by `lua/includes/name.lua`. Scripts are
 called by SHA (EVALSHA); the drivers fall back to EVAL, which also re-caches the script, when the
 server answers NOSCRIPT after a restart, a failover or SCRIPT FLUSH.
+
+Scripts that take no KEYS (the fan-outs: list_buckets-0.lua, ...) build keys of many slots of
+one node. On a Redis Cluster of 7.0 or newer such a script must say so: each has a `cross`
+twin, the same source under `#!lua flags=allow-cross-slot-keys`, which the driver sends there
+(Redis 6.2 knows no flags and allows it anyway; one server needs no flag).
 """
 
 from __future__ import annotations
@@ -33,6 +38,11 @@ class Script:
     numkeys: int
     source: str
     sha: str
+    cross: Script | None = None
+    """The allow-cross-slot-keys twin of a script without KEYS (module docstring)."""
+
+
+CROSS_SLOT = "#!lua flags=allow-cross-slot-keys\n"
 
 
 def _splice(text: str, includes: Path) -> str:
@@ -48,7 +58,11 @@ def load() -> dict[str, Script]:
         name, _, n = path.stem.rpartition("-")
         source = _splice(path.read_text(), root / "includes")
         sha = hashlib.sha1(source.encode()).hexdigest()
-        out[name] = Script(name=name, numkeys=int(n), source=source, sha=sha)
+        cross = None
+        if int(n) == 0:
+            flagged = CROSS_SLOT + source
+            cross = Script(name, 0, flagged, hashlib.sha1(flagged.encode()).hexdigest())
+        out[name] = Script(name=name, numkeys=int(n), source=source, sha=sha, cross=cross)
     if not out:
         raise RuntimeError(f"no Lua scripts found in {root}")
     return out

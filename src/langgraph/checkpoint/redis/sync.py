@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import redis
+import redis.cluster as scluster
+import redis.sentinel as ssentinel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     ChannelVersions,
@@ -19,8 +21,9 @@ from langgraph.checkpoint.base import (
 )
 from redis.exceptions import NoScriptError
 
+from . import driver
 from .base import BaseRedisSaver, derived_pool_kwargs
-from .ops import Cmd, Emit, Eval, ListOp, Op, RoundTrip, needs_resend, resend, sent, wire
+from .ops import Cmd, Emit, Eval, FanOut, ListOp, Op, RoundTrip, needs_resend, resend, sent, wire
 
 T = TypeVar("T")
 
@@ -59,25 +62,75 @@ class RedisSaver(BaseRedisSaver):
 
     def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(redis_url, **kwargs)
-        self._private: redis.Redis | None = None
-        if self._user_client is None:
-            self._private = redis.Redis.from_url(self._redis_url, **self._connection_args)
-            self.client: redis.Redis = self._private
-        else:
-            kwargs_ = derived_pool_kwargs(self._user_client.connection_pool)
-            if kwargs_ is None:
-                self.client = self._user_client
-            else:
-                pool = redis.ConnectionPool(
-                    connection_class=self._user_client.connection_pool.connection_class, **kwargs_
+        self._private: Any = None
+        self._driver: driver.SyncDriver | None = None
+        self.client: Any = self._open()
+
+    def _open(self) -> Any:
+        """The client every command goes through (raw replies); no I/O yet."""
+        user = self._user_client
+        if user is None:
+            url = str(self._redis_url)
+            if driver.is_sentinel_url(url):
+                self._private = driver.open_sentinel_sync(url, self._connection_args)
+            elif self.cluster_mode:
+                self._private = scluster.RedisCluster.from_url(
+                    url, **driver.cluster_args(self._connection_args)
                 )
-                self.client = self._private = redis.Redis(connection_pool=pool)
+            else:
+                self._private = redis.Redis.from_url(url, **self._connection_args)
+            return self._private
+        if driver.is_cluster(user):
+            if not driver.decodes(user):
+                return user
+            host, port = driver.startup(user)
+            self._private = scluster.RedisCluster(
+                host=host, port=port, **driver.cluster_kwargs(user)
+            )
+            return self._private
+        kwargs_ = derived_pool_kwargs(user.connection_pool)
+        if kwargs_ is None:
+            return user
+        if driver.is_sentinel(user):
+            kwargs_.pop("connection_class", None)
+            pool: Any = ssentinel.SentinelConnectionPool(
+                user.connection_pool.service_name, user.connection_pool.sentinel_manager, **kwargs_
+            )
+        else:
+            pool = redis.ConnectionPool(
+                connection_class=user.connection_pool.connection_class, **kwargs_
+            )
+        self._private = redis.Redis(connection_pool=pool)
+        return self._private
+
+    def _connect(self) -> driver.SyncDriver:
+        """First use: find out what the URL names (driver.py), then fix the driver and the
+        layout for the saver's life."""
+        if self._driver is not None:
+            return self._driver
+        url = self._redis_url
+        if (
+            self._user_client is None
+            and self.cluster_mode is None
+            and not driver.is_sentinel_url(url)
+            and driver.probe_sync(str(url), self._connection_args)
+        ):
+            self.cluster_mode = True
+            if self._private is not None:
+                self._private.close()
+            self.client = self._open()
+        d = driver.SyncDriver(self.client)
+        if d.kind == driver.CLUSTER:
+            self._ops.cluster = self._ops.cross_flag = True
+        self._driver = d
+        return d
 
     def close(self) -> None:
         """Close what we opened; a client the user passed in stays open."""
         if self._private is not None:
             self._private.close()
             self._private = None
+            self._driver = None
 
     def __enter__(self) -> RedisSaver:
         return self
@@ -96,8 +149,11 @@ class RedisSaver(BaseRedisSaver):
 
     # -- driver --------------------------------------------------------------------------
 
-    def _round_trip(self, rt: RoundTrip) -> list[Any]:
-        return round_trip(self.client, rt)
+    def _round_trip(self, rt: RoundTrip | FanOut) -> list[Any]:
+        d = self._driver or self._connect()
+        if isinstance(rt, FanOut):
+            return d.fan_out(rt)
+        return d.round_trip(rt)
 
     def _drive(self, op: Op[T]) -> T:
         reply: list[Any] | None = None

@@ -2,6 +2,7 @@
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
   KEYS[2]  cross-thread index     checkpoint_all    (cross-thread mode)
+  KEYS[3]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
 
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7 ..]  N, C pairs: the encoded namespace and id of each checkpoint to remove

@@ -1,6 +1,7 @@
 --[[ list_checkpoints: one page of a thread's checkpoints, newest first, with their values.
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
+  KEYS[2]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
 
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  N, the encoded namespace (ignored when ARGV[8] == "1")

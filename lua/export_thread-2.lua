@@ -1,10 +1,11 @@
 --[[ export_thread: every stored field of one thread, for copy_thread.
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
+  KEYS[2]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
 
   A thread and its copy live under different hash tags (different slots in a cluster), so a
-  copy is this read plus one MULTI/EXEC on the target (aio.py), not one script.
+  copy is this atomic read plus one atomic write on the target (import_thread-2.lua).
 
   Returns { {N, blob hash (flat), {C, checkpoint hash (flat), {K, writes hash (flat), ...},
             ledger value or false}..., write-only ids }, ... } (the ledger: delete.lua)

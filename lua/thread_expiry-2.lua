@@ -1,6 +1,7 @@
 --[[ thread_expiry: pin a thread, unpin it, or give a copied thread its deadline.
 
   KEYS[1]  thread namespaces      checkpoint_ns:{T}
+  KEYS[2]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
 
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  "pin":   every key of the thread loses its expiry, and the pin marker

@@ -8,6 +8,7 @@
   KEYS[5]  cross-thread index     checkpoint_all         (cross-thread mode)
   KEYS[6]  run index              checkpoint_run:R       (cross-thread mode, when ARGV[12] ~= "")
   KEYS[7]  write-only set         checkpoint_wo:{T}:N    (C leaves it: its writes came first)
+  KEYS[8]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
 
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  C, the encoded checkpoint id

@@ -2,6 +2,7 @@
 
   KEYS[1]  namespace index        checkpoint_idx:{T}:N  (finds the latest when no id is given)
   KEYS[2]  blob hash              checkpoint_blob:{T}:N
+  KEYS[3]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
 
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  N, the encoded namespace

@@ -4,6 +4,7 @@
   KEYS[2]  writes hash            checkpoint_write:{T}:N:C:K   (field = idx)
   KEYS[3]  thread namespaces      checkpoint_ns:{T}
   KEYS[4]  write-only set         checkpoint_wo:{T}:N
+  KEYS[5]  the thread's fence     checkpoint_fence:{T}  (never exists: keys.py)
 
   ARGV[1..6]  the thread block (common.lua's thread): prefixes, T, cross-thread, TTL, flags
   ARGV[7]  C, the encoded checkpoint id

@@ -1,0 +1,108 @@
+--[[ import_thread: write a copied thread (copy_thread's second half) in one atomic script.
+
+  copy_thread reads the source with export_thread-2.lua (atomic on the source's slot), then
+  sends this script to the target's slot: the target is written whole or not at all, so an
+  interrupted copy (a connection lost, a failover, a slot migration: the fence makes Redis
+  refuse the script before it starts) leaves the target as it was, and the copy can be retried
+  as it is (a checkpoint already there is replaced, as by a re-put).
+
+  KEYS[1]  target thread namespaces   checkpoint_ns:{T}
+  KEYS[2]  the target's fence         checkpoint_fence:{T}
+
+  ARGV[1..6]  the target's thread block (common.lua's thread)
+  ARGV[7]  the source's value-index base ("checkpoint_by<sfx>:"): ledger values name the
+           source bucket's indexes, which become the target bucket's
+  ARGV[8]  np; then np N, C pairs: every checkpoint about to be copied
+  then records, each a type letter and its fields (n: the count of the items that follow):
+    B N n f v ...       the blob hash of N
+    C N C ledger d n f v ...   a checkpoint hash; d = "1" when it is a checkpoint (has `d`),
+                        "0" for a write-only id; ledger = the source's ledger value or ""
+    W N C K n f v ...   the writes hash of task K on C
+    O N n id ...        the write-only ids of N
+
+  A target that expired and left its ledger behind loses those leftovers, and a checkpoint the
+  target already has is prepared as for a re-put (put_checkpoint-8.lua does the same). Then the
+  keys get the thread's deadline, as a write would give it.
+
+  Returns the number of checkpoints the target already had.
+]]
+--@include common
+--@include chain
+--@include delete
+--@include ttl
+local B, G, TT = thread(1)
+local src_by = ARGV[7]
+if G.on and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', B.xref) == 1 then
+  forget_thread(B, G)
+end
+local existing = 0
+local np = tonumber(ARGV[8])
+for i = 9, 8 + 2 * np, 2 do
+  if clear_for_reput(B, G, ARGV[i], ARGV[i + 1]) then existing = existing + 1 end
+end
+
+local function hset_from(key, i, n)
+  local j = i
+  while j < i + n do
+    local k = math.min(j + 999, i + n - 1)
+    redis.call('HSET', key, unpack(ARGV, j, k))
+    j = k + 1
+  end
+end
+
+local function index(ns, cid, ledger)
+  local member = cid .. '\n' .. B.tag .. '\n' .. ns
+  redis.call('ZADD', G.all, 0, member)
+  local parts = split(ledger)
+  local out = {parts[1] or ''}
+  if parts[1] and parts[1] ~= '' then
+    redis.call('SADD', G.run_base .. parts[1], B.tag .. '\n' .. ns .. '\n' .. cid)
+  end
+  for j = 2, #parts do
+    local key = parts[j]
+    if string.sub(key, 1, #src_by) == src_by then key = G.by_base .. string.sub(key, #src_by + 1) end
+    redis.call('ZADD', key, 0, member)
+    out[#out + 1] = key
+  end
+  redis.call('HSET', B.xref, ns .. '\n' .. cid, table.concat(out, '\n'))
+end
+
+local seen = {}
+local i = 9 + 2 * np
+while i <= #ARGV do
+  local kind, ns = ARGV[i], ARGV[i + 1]
+  seen[ns] = true
+  if kind == 'B' then
+    local n = tonumber(ARGV[i + 2])
+    hset_from(B.blob .. ns, i + 3, n)
+    i = i + 3 + n
+  elseif kind == 'C' then
+    local cid, ledger, d, n = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
+    hset_from(B.cp .. ns .. ':' .. cid, i + 6, n)
+    if d == '1' then
+      redis.call('ZADD', B.idx .. ns, 0, cid)
+      if G.on then index(ns, cid, ledger) end
+    end
+    i = i + 6 + n
+  elseif kind == 'W' then
+    local cid, k, n = ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4])
+    hset_from(B.write .. ns .. ':' .. cid .. ':' .. k, i + 5, n)
+    i = i + 5 + n
+  else -- 'O'
+    local n = tonumber(ARGV[i + 2])
+    local ids = {}
+    for j = i + 3, i + 2 + n do ids[#ids + 1] = ARGV[j] end
+    call_chunked('SADD', B.wo .. ns, ids)
+    i = i + 3 + n
+  end
+end
+for ns in pairs(seen) do redis.call('SADD', KEYS[1], ns) end
+
+-- the copy's deadline, as thread_expiry-2.lua's "touch"
+local at = deadline(B)
+if TT.ttl > 0 and not (at == -1 and redis.call('EXISTS', B.pin) == 1) then
+  extend(B, G, TT, -1)
+elseif at >= 0 then
+  set_deadline(B, G, at)
+end
+return existing

@@ -1,0 +1,136 @@
+--[[ list_buckets: one page of list(None) from the buckets of one server (or one master).
+
+  This replaces a RediSearch query with sorted sets. Each bucket (keys.py: "" on one server,
+  ":{b}" per slot on a cluster) has its cross-thread index `checkpoint_all<sfx>` and, per
+  indexed metadata value, `checkpoint_by<sfx>:<key>:<value>`; members are "C\nT\nN", in lexical
+  (= time) order of C. The script merges the buckets newest first: a heap of bucket heads,
+  compared byte by byte as Redis orders them (Lua's `<` follows the server's locale). In each
+  bucket it walks the smallest index the filter names, or `checkpoint_all` with no indexed
+  value; a bucket missing one of the filter's values holds no match and is skipped.
+
+  No KEYS: the keys are built from the suffixes. On a cluster the driver sends the variant with
+  `#!lua flags=allow-cross-slot-keys` to each master, with the buckets of the slots it owns;
+  all of them are on that node, where the script reads them (and removes stale entries).
+
+  ARGV[1]  the checkpoint key prefix        ("checkpoint")
+  ARGV[2]  the writes key prefix            ("checkpoint_write")
+  ARGV[3]  the upper bound: "+" or "(<member>" (exclusive), the same for every bucket
+  ARGV[4]  page size: at most this many checkpoints are returned
+  ARGV[5]  scan budget: at most this many index members are examined in this call
+  ARGV[6]  "1" for a shallow saver: a member counts only when it is the latest of its
+           namespace (the ancestors kept for DeltaChannel replay are not listed)
+  ARGV[7]  nb, the number of buckets; ARGV[8 .. 7+nb] their suffixes
+  ARGV[8+nb]  ny, the number of indexed filter values; then ny names "<key>:<value>" (encoded)
+  then     filter pairs ("f:<key>", encoded value), checked on each candidate's hash
+
+  A member whose checkpoint is gone (its thread expired) is skipped and removed from the
+  index; when its whole thread is gone, the thread's other index entries go too (sweep.lua, up
+  to 2,000 ledger fields per call), so list(None) never returns an expired thread.
+
+  Returns { rows, next }: rows = { {T, N, tuple}, ... } with tuple as in load_tuple; next = the
+  upper bound to continue from (every member above it was examined), or "" when every bucket
+  is exhausted.
+]]
+--@include common
+--@include filter
+--@include chain
+--@include load_tuple
+--@include delete
+--@include ttl
+--@include sweep
+local prefix, wprefix = ARGV[1], ARGV[2]
+local upper, page, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local shallow = ARGV[6] == '1'
+local nb = tonumber(ARGV[7])
+local ny = tonumber(ARGV[8 + nb])
+local names, expected = read_filter(9 + nb + ny)
+
+-- memcmp order, as sorted sets keep members
+local function before(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  local i = 1
+  while i + 7 <= n and string.sub(a, i, i + 7) == string.sub(b, i, i + 7) do i = i + 8 end
+  while i <= n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+    i = i + 1
+  end
+  return #a < #b
+end
+
+-- one bucket's cursor: a buffer of members fetched `chunk` at a time, newest first
+local function refill(s)
+  local got = redis.call('ZREVRANGEBYLEX', s.key, s.upper, '-', 'LIMIT', 0, s.chunk)
+  s.buf, s.pos = got, 1
+  s.done = #got < s.chunk
+  if #got > 0 then s.upper = '(' .. got[#got] end
+  s.chunk = math.min(s.chunk * 2, 256)
+  return #got > 0
+end
+
+local heap = {}
+local first_chunk = nb == 1 and math.max(page, 64) or 1
+for i = 1, nb do
+  local G = globals(prefix, wprefix, true, ARGV[7 + i])
+  local key = G.all
+  if ny > 0 then
+    key = nil
+    local size
+    for j = 1, ny do
+      local k = G.by_base .. ARGV[8 + nb + j]
+      local n = redis.call('ZCARD', k)
+      if n == 0 then key = nil break end
+      if size == nil or n < size then key, size = k, n end
+    end
+  end
+  if key then
+    local s = {key = key, G = G, upper = upper, chunk = first_chunk}
+    if refill(s) then heap[#heap + 1] = s end
+  end
+end
+
+local function head(s) return s.buf[s.pos] end
+local function sift(i)
+  local n = #heap
+  while true do
+    local l, r, m = 2 * i, 2 * i + 1, i
+    if l <= n and before(head(heap[m]), head(heap[l])) then m = l end
+    if r <= n and before(head(heap[m]), head(heap[r])) then m = r end
+    if m == i then return end
+    heap[i], heap[m] = heap[m], heap[i]
+    i = m
+  end
+end
+for i = math.floor(#heap / 2), 1, -1 do sift(i) end
+
+local rows, scanned, sweep_left, last = {}, 0, 2000, nil
+while #heap > 0 and #rows < page and scanned < budget do
+  local s = heap[1]
+  local m = head(s)
+  scanned = scanned + 1
+  last = m
+  local parts = split(m)
+  local cid, t, ns = parts[1], parts[2], parts[3]
+  local B = thread_of(prefix, wprefix, t)
+  if redis.call('HEXISTS', B.cp .. ns .. ':' .. cid, 'd') == 0 then
+    redis.call('ZREM', s.key, m)
+    redis.call('ZREM', s.G.all, m)
+    if sweep_left > 0 and redis.call('EXISTS', B.ns_set) == 0 then
+      sweep_left = sweep_left - sweep_thread(s.G, t, math.min(256, sweep_left))
+    end
+  elseif shallow and redis.call('ZREVRANGE', B.idx .. ns, 0, 0)[1] ~= cid then
+    -- kept for DeltaChannel replay only
+  elseif matches(B.cp .. ns .. ':' .. cid, names, expected) then
+    local tup = load_tuple(B, ns, cid)
+    if tup then rows[#rows + 1] = {t, ns, tup} end
+  end
+  s.pos = s.pos + 1
+  if s.pos > #s.buf and (s.done or not refill(s)) then
+    heap[1] = heap[#heap]
+    heap[#heap] = nil
+  end
+  if #heap > 0 then sift(1) end
+end
+if #heap == 0 then return {rows, ''} end
+return {rows, '(' .. last}

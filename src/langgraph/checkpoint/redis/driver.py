@@ -1,0 +1,481 @@
+"""How a round trip reaches the servers: one server, a Redis Cluster, or a Sentinel-run master.
+
+The savers and stores speak in `RoundTrip`s and `FanOut`s (ops.py); this module is the one
+place that knows what kind of deployment is behind the client:
+
+- Which client. A URL names one server; `from_conn_string` asks it (INFO) whether it is a
+  cluster node and then builds a cluster client with the same options (TLS, ACL user,
+  password); `cluster_mode=` (the incumbent's keyword) decides without asking.
+  `redis+sentinel://host:port,host:port/service` asks the sentinels for the master. A client
+  the user built (`redis.Redis`, `redis.cluster.RedisCluster`, a Sentinel's `master_for`, and
+  their asyncio twins) is used as it is, unless it decodes responses (stored values are bytes):
+  then a twin with raw replies is opened with the same options.
+- Where a FanOut goes: once to a single server (its one bucket, ""), or once to each master of
+  a cluster, with the bucket suffixes of the slots that master serves, taken from the client's
+  own slot map; all masters are asked in parallel (asyncio) and the replies merged by ops.py.
+- What is retried. On a cluster and behind Sentinel, a command refused because the topology is
+  moving (TRYAGAIN while a slot migrates, MOVED/ASK not followed, CLUSTERDOWN, a master killed
+  and not yet replaced, a replica that is now read-only) is sent again, with backoff, for up to
+  RETRY_WINDOW seconds, after the client has re-read the topology. That is safe because every
+  per-thread script is one atomic call that a fence key stops before it starts while its slot
+  moves (keys.py), and every script is idempotent (a re-put of the same id, HSET, deletes). A
+  refused command (a wrong argument, a script error) is never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redis
+import redis.asyncio as aredis
+import redis.asyncio.cluster as acluster
+import redis.asyncio.sentinel as asentinel
+import redis.cluster as scluster
+import redis.sentinel as ssentinel
+from redis import exceptions as rx
+
+from .keys import bucket_suffixes
+from .ops import Cmd, Eval, FanOut, RoundTrip, needs_resend, resend, wire
+
+RETRY_WINDOW = 30.0
+"""Seconds a command refused by a moving topology is retried before the error is raised
+(a failover with the default cluster-node-timeout of 15 s fits inside)."""
+
+_BACKOFF = (0.02, 1.0)
+
+ONE, CLUSTER, SENTINEL = "one", "cluster", "sentinel"
+
+
+# -- kinds of clients --------------------------------------------------------------------
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, scluster.RedisCluster | acluster.RedisCluster)
+
+
+def is_sentinel(client: Any) -> bool:
+    pool = getattr(client, "connection_pool", None)
+    return isinstance(pool, ssentinel.SentinelConnectionPool | asentinel.SentinelConnectionPool)
+
+
+def kind_of(client: Any) -> str:
+    if is_cluster(client):
+        return CLUSTER
+    return SENTINEL if is_sentinel(client) else ONE
+
+
+def is_sentinel_url(url: str | None) -> bool:
+    return bool(url) and urlsplit(str(url)).scheme in ("redis+sentinel", "rediss+sentinel")
+
+
+def decodes(client: Any) -> bool:
+    """True when the client returns str instead of bytes."""
+    if is_cluster(client):
+        kw = client.get_connection_kwargs()
+    else:
+        kw = getattr(client.connection_pool, "connection_kwargs", {})
+    return bool(kw.get("decode_responses"))
+
+
+def cluster_kwargs(client: Any) -> dict[str, Any]:
+    """The options of a cluster client, to open a twin with raw replies."""
+    kw = dict(client.get_connection_kwargs())
+    for k in ("host", "port", "connection_pool", "connection_class", "retry", "parser_class"):
+        kw.pop(k, None)
+    kw["decode_responses"] = False
+    return kw
+
+
+def startup(client: Any) -> tuple[str, int]:
+    node = client.get_default_node() or client.get_nodes()[0]
+    return node.host, int(node.port)
+
+
+class SentinelURL:
+    """`redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]`; `ssl=true` or
+    the `rediss+sentinel` scheme for TLS to the servers. The password is the master's (and the
+    replicas'); `sentinel_password=` in the query is the sentinels' own, when they need one."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        creds, _, hosts = parts.netloc.rpartition("@")
+        user, _, password = creds.partition(":")
+        self.hosts: list[tuple[str, int]] = []
+        for h in hosts.split(","):
+            host, _, port = h.rpartition(":")
+            if not host:
+                host, port = port, "26379"
+            self.hosts.append((host.strip("[]"), int(port)))
+        path = [p for p in parts.path.split("/") if p]
+        if not path:
+            raise ValueError(
+                "a sentinel URL names the service: redis+sentinel://host:26379/mymaster"
+            )
+        self.service = unquote(path[0])
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.kwargs: dict[str, Any] = {}
+        if user:
+            self.kwargs["username"] = unquote(user)
+        if password:
+            self.kwargs["password"] = unquote(password)
+        if len(path) > 1:
+            self.kwargs["db"] = int(path[1])
+        if parts.scheme.startswith("rediss") or query.get("ssl") in ("1", "true", "True"):
+            self.kwargs["ssl"] = True
+        self.sentinel_kwargs: dict[str, Any] = {}
+        if "sentinel_password" in query:
+            self.sentinel_kwargs["password"] = query["sentinel_password"]
+        if "sentinel_username" in query:
+            self.sentinel_kwargs["username"] = query["sentinel_username"]
+
+
+def open_sentinel_sync(url: str, args: dict[str, Any]) -> redis.Redis:
+    s = SentinelURL(url)
+    sentinel = ssentinel.Sentinel(
+        s.hosts, sentinel_kwargs=s.sentinel_kwargs or None, **{**args, **s.kwargs}
+    )
+    return sentinel.master_for(s.service)
+
+
+def open_sentinel_async(url: str, args: dict[str, Any]) -> aredis.Redis:
+    s = SentinelURL(url)
+    sentinel = asentinel.Sentinel(
+        s.hosts, sentinel_kwargs=s.sentinel_kwargs or None, **{**args, **s.kwargs}
+    )
+    return sentinel.master_for(s.service)
+
+
+def cluster_enabled(info: Any) -> bool:
+    return isinstance(info, dict) and str(info.get("cluster_enabled", "0")) == "1"
+
+
+def probe_sync(url: str, args: dict[str, Any]) -> bool:
+    """Whether the server at `url` is a cluster node (one INFO; a server that refuses INFO, as
+    some managed services do, is taken for a single server)."""
+    plain = redis.Redis.from_url(url, **args)
+    try:
+        return cluster_enabled(plain.info("cluster"))
+    except rx.ResponseError:
+        return False
+    finally:
+        plain.close()
+
+
+async def probe_async(url: str, args: dict[str, Any]) -> bool:
+    plain = aredis.Redis.from_url(url, **args)
+    try:
+        return cluster_enabled(await plain.info("cluster"))
+    except rx.ResponseError:
+        return False
+    finally:
+        await plain.aclose()
+
+
+_CLUSTER_ONLY_DROP = ("max_connections", "retry", "connection_class", "single_connection_client")
+
+
+def cluster_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Connection arguments as RedisCluster takes them."""
+    out = {k: v for k, v in args.items() if k not in _CLUSTER_ONLY_DROP}
+    if "max_connections" in args:
+        out["max_connections"] = args["max_connections"]
+    return out
+
+
+# -- retries -----------------------------------------------------------------------------
+
+_MOVING = (
+    "TRYAGAIN",
+    "CLUSTERDOWN",
+    "MOVED",
+    "ASK",
+    "LOADING",
+    "MASTERDOWN",
+    "READONLY",
+    "UNBLOCKED",
+    "non local key",
+    "NOREPLICAS",
+)
+
+
+def retryable(e: BaseException) -> bool:
+    """A refusal that can succeed once the topology has settled."""
+    if isinstance(
+        e,
+        rx.TryAgainError
+        | rx.ClusterDownError
+        | rx.MovedError
+        | rx.AskError
+        | rx.ReadOnlyError
+        | rx.BusyLoadingError
+        | rx.MasterDownError
+        | rx.ConnectionError
+        | rx.TimeoutError
+        | rx.SlotNotCoveredError,
+    ):
+        return not isinstance(e, rx.AuthenticationError | rx.AuthorizationError)
+    if isinstance(e, rx.ResponseError):
+        text = str(e)
+        return any(text.startswith(m) or m in text for m in _MOVING)
+    if isinstance(e, rx.RedisClusterException):
+        return "topology" in str(e) or "initialize" in str(e).lower()
+    return False
+
+
+def _pause(attempt: int) -> float:
+    lo, hi = _BACKOFF
+    return min(hi, lo * 2**attempt) * (0.5 + random.random() / 2)
+
+
+# -- fan-out targets -------------------------------------------------------------------
+
+
+def masters_of(client: Any) -> list[tuple[Any, list[str]]]:
+    """Each master of a cluster client's slot map with the bucket suffixes of its slots."""
+    slots: dict[str, tuple[Any, list[int]]] = {}
+    for s, nodes in client.nodes_manager.slots_cache.items():
+        if not nodes:
+            continue
+        node = nodes[0]
+        slots.setdefault(node.name, (node, []))[1].append(s)
+    return [(node, bucket_suffixes(sorted(ss))) for node, ss in slots.values()]
+
+
+# -- sync --------------------------------------------------------------------------------
+
+
+def one_sync(client: Any, c: Eval | Cmd, **kw: Any) -> Any:
+    try:
+        return client.execute_command(*wire(c), **kw)
+    except rx.NoScriptError:
+        if not isinstance(c, Eval):
+            raise
+        return client.execute_command(*resend(c), **kw)
+
+
+def pipeline_sync(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:
+    """The commands as one pipeline (a cluster client's splits it per node); errors come back
+    as values; a script the server lost is sent again whole."""
+    if len(cmds) == 1:
+        try:
+            return [one_sync(client, cmds[0])]
+        except rx.RedisError as e:
+            if not retryable(e):
+                raise
+            return [e]
+    with client.pipeline(transaction=False) as pipe:
+        for c in cmds:
+            pipe.execute_command(*wire(c))
+        replies = pipe.execute(raise_on_error=False)
+    out = []
+    for c, r in zip(cmds, replies, strict=True):
+        if isinstance(r, rx.NoScriptError) and isinstance(c, Eval):
+            try:
+                r = one_sync(client, c)
+            except rx.RedisError as e:
+                r = e
+        out.append(r)
+    return out
+
+
+def _check(cmds: list[Eval | Cmd], replies: list[Any]) -> None:
+    for c, r in zip(cmds, replies, strict=True):
+        needs_resend(c, r)  # raises the first error
+
+
+class SyncDriver:
+    """Round trips and fan-outs for a sync client of any kind."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.kind = kind_of(client)
+
+    def round_trip(self, rt: RoundTrip) -> list[Any]:
+        if self.kind == ONE:
+            from .sync import round_trip
+
+            return round_trip(self.client, rt)
+        replies = self._retrying(lambda cmds: pipeline_sync(self.client, cmds), rt.cmds)
+        _check(rt.cmds, replies)
+        return replies
+
+    def fan_out(self, fo: FanOut) -> list[list[Any]]:
+        if self.kind != CLUSTER:
+            return [self.round_trip(RoundTrip(fo.build([""])))]
+        deadline = time.monotonic() + RETRY_WINDOW
+        attempt = 0
+        while True:
+            try:
+                out = []
+                for node, sfx in masters_of(self.client):
+                    conn = self.client.get_redis_connection(node)
+                    cmds = fo.build(sfx)
+                    replies = pipeline_sync(conn, cmds)
+                    _check(cmds, replies)
+                    out.append(replies)
+                return out
+            except rx.RedisError as e:
+                if not retryable(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(_pause(attempt))
+                attempt += 1
+                self._refresh()
+
+    def _refresh(self) -> None:
+        if self.kind == CLUSTER:
+            try:
+                self.client.nodes_manager.initialize()
+            except rx.RedisError:
+                pass  # the next attempt tries again
+
+    def _retrying(
+        self, send: Callable[[list[Eval | Cmd]], list[Any]], cmds: list[Eval | Cmd]
+    ) -> list[Any]:
+        deadline = time.monotonic() + RETRY_WINDOW
+        replies: list[Any] = [None] * len(cmds)
+        todo = list(range(len(cmds)))
+        attempt = 0
+        while True:
+            try:
+                got = send([cmds[i] for i in todo])
+            except rx.RedisError as e:
+                if not retryable(e) or time.monotonic() > deadline:
+                    raise
+                got = [e] * len(todo)
+            again = []
+            for i, r in zip(todo, got, strict=True):
+                replies[i] = r
+                if isinstance(r, Exception) and retryable(r):
+                    again.append(i)
+            if not again or time.monotonic() > deadline:
+                return replies
+            todo = again
+            time.sleep(_pause(attempt))
+            attempt += 1
+            self._refresh()
+
+
+# -- async -------------------------------------------------------------------------------
+
+
+async def one_async(client: Any, c: Eval | Cmd, **kw: Any) -> Any:
+    try:
+        return await client.execute_command(*wire(c), **kw)
+    except rx.NoScriptError:
+        if not isinstance(c, Eval):
+            raise
+        return await client.execute_command(*resend(c), **kw)
+
+
+async def pipeline_async(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:
+    """pipeline_sync's twin."""
+    if len(cmds) == 1:
+        try:
+            return [await one_async(client, cmds[0])]
+        except rx.RedisError as e:
+            if not retryable(e):
+                raise
+            return [e]
+    async with client.pipeline(transaction=False) as pipe:
+        for c in cmds:
+            pipe.execute_command(*wire(c))
+        replies = await pipe.execute(raise_on_error=False)
+    out = []
+    for c, r in zip(cmds, replies, strict=True):
+        if isinstance(r, rx.NoScriptError) and isinstance(c, Eval):
+            try:
+                r = await one_async(client, c)
+            except rx.RedisError as e:
+                r = e
+        out.append(r)
+    return out
+
+
+async def _on_node(client: Any, node: Any, cmds: list[Eval | Cmd]) -> list[Any]:
+    """Commands to one node of an async cluster client, concurrently on its pool."""
+
+    async def each(c: Eval | Cmd) -> Any:
+        try:
+            return await one_async(client, c, target_nodes=node)
+        except rx.RedisError as e:
+            return e
+
+    return list(await asyncio.gather(*(each(c) for c in cmds)))
+
+
+class AsyncDriver:
+    """SyncDriver's twin for asyncio clients; `send` is the saver's own round trip (which
+    auto-pipelines), used as it is on one server."""
+
+    def __init__(self, client: Any, send: Callable[[RoundTrip], Awaitable[list[Any]]]) -> None:
+        self.client = client
+        self.kind = kind_of(client)
+        self._send = send
+
+    async def round_trip(self, rt: RoundTrip) -> list[Any]:
+        if self.kind == ONE:
+            return await self._send(rt)
+        replies = await self._retrying(rt.cmds)
+        _check(rt.cmds, replies)
+        return replies
+
+    async def fan_out(self, fo: FanOut) -> list[list[Any]]:
+        if self.kind != CLUSTER:
+            return [await self.round_trip(RoundTrip(fo.build([""])))]
+        deadline = time.monotonic() + RETRY_WINDOW
+        attempt = 0
+        while True:
+            targets = masters_of(self.client)
+            built = [(node, fo.build(sfx)) for node, sfx in targets]
+            try:
+                out = await asyncio.gather(*(_on_node(self.client, n, c) for n, c in built))
+                for (_, cmds), replies in zip(built, out, strict=True):
+                    _check(cmds, replies)
+                return list(out)
+            except rx.RedisError as e:
+                if not retryable(e) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(_pause(attempt))
+                attempt += 1
+                await self._refresh()
+
+    async def _refresh(self) -> None:
+        if self.kind == CLUSTER:
+            try:
+                await self.client.nodes_manager.initialize()
+            except rx.RedisError:
+                pass
+
+    async def _send_some(self, cmds: list[Eval | Cmd]) -> list[Any]:
+        if self.kind == SENTINEL:
+            return await self._send(RoundTrip(cmds))
+        return await pipeline_async(self.client, cmds)
+
+    async def _retrying(self, cmds: list[Eval | Cmd]) -> list[Any]:
+        deadline = time.monotonic() + RETRY_WINDOW
+        replies: list[Any] = [None] * len(cmds)
+        todo = list(range(len(cmds)))
+        attempt = 0
+        while True:
+            try:
+                got = await self._send_some([cmds[i] for i in todo])
+            except rx.RedisError as e:
+                if not retryable(e) or time.monotonic() > deadline:
+                    raise
+                got = [e] * len(todo)
+            again = []
+            for i, r in zip(todo, got, strict=True):
+                replies[i] = r
+                if isinstance(r, Exception) and retryable(r):
+                    again.append(i)
+            if not again or time.monotonic() > deadline:
+                return replies
+            todo = again
+            await asyncio.sleep(_pause(attempt))
+            attempt += 1
+            await self._refresh()
