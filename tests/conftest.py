@@ -9,6 +9,10 @@ Backends (every test that takes `backend` runs once per backend):
   fakeredis  the in-process fake (its Lua runs our scripts): a fast extra lane, never the only one.
   stack      Redis Stack 7.4 (Redis with RediSearch, from PyPI: tests/stack.py), for the store's
              tests only (modules test_store*): there RedisStore uses the server's vector index.
+  cluster    a Redis Cluster of 3 Valkey masters, assembled on loopback (tests/cluster.py), for
+             the modules in CLUSTER_MODULES; the savers get its URL and find out by themselves.
+  cluster1   one Valkey node owning all 16,384 slots: still refuses cross-slot commands.
+  cluster7   a Redis Cluster of 3 Debian redis-server 7.0 masters (as redis7).
 Tests that need a real server process (MONITOR, SCRIPT FLUSH, restarts) take `real_backend`.
 """
 
@@ -28,6 +32,7 @@ from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
 
 from . import stack
+from .cluster import Cluster
 from .facade import Facade
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -52,12 +57,34 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"backends: {', '.join(all_backends())}{missing}"
 
 
+CLUSTER_MODULES = {
+    "test_conformance",
+    "test_graphs",
+    "test_contract",
+    "test_deltas",
+    "test_prune",
+    "test_delta_history",
+    "test_cluster_lane",
+}
+"""Modules whose `backend` tests also run on the cluster backends. test_ttl and test_shallow
+check the one-server key names themselves (the orphan walk, tests/orphans.py, knows both
+layouts), so they stay on the one-server backends; their behaviour on a cluster is covered by
+test_cluster_lane."""
+
+
+def cluster_backends() -> list[str]:
+    names = ["cluster", "cluster1"]
+    if REDIS_SERVER or CI:
+        names.append("cluster7")
+    return names
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    stack = (
-        ["stack"] if metafunc.module.__name__.rpartition(".")[2].startswith("test_store") else []
-    )
+    module = metafunc.module.__name__.rpartition(".")[2]
+    stack = ["stack"] if module.startswith("test_store") else []
+    clusters = cluster_backends() if module in CLUSTER_MODULES else []
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", [*all_backends(), *stack], indirect=True)
+        metafunc.parametrize("backend", [*all_backends(), *stack, *clusters], indirect=True)
     elif "real_backend" in metafunc.fixturenames:
         metafunc.parametrize("real_backend", [*real_backends(), *stack], indirect=True)
 
@@ -68,18 +95,22 @@ class Backend:
 
     name: str
     url: str | None = None
-    server: EmbeddedServer | None = None
+    server: EmbeddedServer | Cluster | None = None
     fake: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def sync_client(self) -> redis.Redis:
+    def sync_client(self) -> Any:
         if self.fake is not None:
             return fakeredis.FakeRedis(server=self.fake)
+        if isinstance(self.server, Cluster):
+            return self.server.sync_client()
         return redis.Redis.from_url(self.url)
 
-    def async_client(self) -> aredis.Redis:
+    def async_client(self) -> Any:
         if self.fake is not None:
             return fakeredis.FakeAsyncRedis(server=self.fake)
+        if isinstance(self.server, Cluster):
+            return self.server.async_client()
         return aredis.Redis.from_url(self.url)
 
     def saver_kwargs(self, asynchronous: bool) -> dict[str, Any]:
@@ -90,6 +121,9 @@ class Backend:
         return {"redis_url": self.url}
 
     def flush(self) -> None:
+        if isinstance(self.server, Cluster):
+            self.server.flushall()
+            return
         c = self.sync_client()
         try:
             if self.name == "stack":  # index definitions outlive FLUSHDB
@@ -124,6 +158,12 @@ def _start(name: str) -> Backend:
         env = {**os.environ, "LD_LIBRARY_PATH": str(ssl)}
         srv = EmbeddedServer(binary=str(binary), extra_args=["--loadmodule", str(search)], env=env)
         b = Backend(name, srv.start().url, srv)
+    elif name in ("cluster", "cluster1", "cluster7"):
+        if name == "cluster7" and not REDIS_SERVER:
+            raise RuntimeError("CI=true but redis-server is not installed: .ci/run installs it")
+        binary = REDIS_SERVER if name == "cluster7" else None
+        cl = Cluster(binary, masters=1 if name == "cluster1" else 3).start()
+        b = Backend(name, cl.url, cl)  # type: ignore[arg-type]
     else:  # pragma: no cover
         raise ValueError(name)
     _started[name] = b

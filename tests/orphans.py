@@ -30,15 +30,18 @@ them); if it was written again since, its expiry index entry may still hold the 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from langgraph.checkpoint.redis.codec import blob_field, unpack_checkpoint
-from langgraph.checkpoint.redis.keys import KeySpace, enc
+from langgraph.checkpoint.redis.keys import KeySpace, bucket_of, enc
+from langgraph.checkpoint.redis.scripts import CROSS_SLOT
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from redis.cluster import RedisCluster
 
 # One atomic look at everything: SCAN inside a script (time is frozen while it runs, so a key
 # cannot expire between being listed and being read). PEXPIRETIME: -1 no expiry.
@@ -86,7 +89,14 @@ def snapshot(raw: redis.Redis) -> dict[str, Key]:
 def snapshot_at(raw: redis.Redis) -> tuple[int, dict[str, Key]]:
     """(the server's time in ms, every key of the server), read in one script call."""
     out: dict[str, Key] = {}
-    now, rows = raw.eval(SNAPSHOT_LUA, 0)
+    if isinstance(raw, RedisCluster):  # every master's keys, read on that master
+        rows = []
+        for node in raw.get_primaries():
+            conn = raw.get_redis_connection(node)
+            now, got = conn.eval(CROSS_SLOT + SNAPSHOT_LUA, 0)
+            rows += got
+    else:
+        now, rows = raw.eval(SNAPSHOT_LUA, 0)
     for k, t, exp, v in rows:
         typ = _s(t)
         value: Any
@@ -555,7 +565,56 @@ def find_orphans(
     indexes against it."""
     now, keys = snapshot_at(raw) if taken is None else taken
     serde = JsonPlusSerializer() if serde is None else serde
-    return Checker(keys, prefix, write_prefix, swept, serde, now).run()
+    keys, errors = unbucket(keys, prefix)
+    return errors + Checker(keys, prefix, write_prefix, swept, serde, now).run()
+
+
+_BUCKETED = re.compile(
+    r"^(?P<base>.+?_(?:all|exp|run|by))(?P<sfx>:\{[0-9a-zA-Z]{1,3}\})(?P<rest>.*)$"
+)
+
+
+def unbucket(keys: dict[str, Key], prefix: str) -> tuple[dict[str, Key], list[str]]:
+    """The cluster layout's per-slot index keys (keys.py's buckets) merged back into the
+    one-server names, after checking that every entry sits in its own thread's bucket; the
+    ledgers' index names are rewritten alike. On one server this changes nothing."""
+    errors: list[str] = []
+    out: dict[str, Key] = {}
+    renamed: dict[str, str] = {}
+    for name, key in keys.items():
+        m = _BUCKETED.match(name)
+        if not m or not m.group("base").startswith(prefix + "_"):
+            out[name] = key
+            continue
+        kind = m.group("base")[len(prefix) + 1 :]
+        plain = m.group("base") + m.group("rest")
+        renamed[name] = plain
+        members = key.value if isinstance(key.value, dict | set) else {}
+        for member in members:
+            parts = member.split("\n")
+            t = parts[0] if kind in ("exp", "run") else (parts[1] if len(parts) > 1 else "")
+            if bucket_of(t) != m.group("sfx"):
+                errors.append(f"{name!r}: entry {member!r} of thread {t!r} is outside its bucket")
+        if plain in out:
+            merged = out[plain].value
+            merged.update(key.value)
+        else:
+            out[plain] = Key(key.type, key.expires, type(key.value)(key.value))
+    for name, key in out.items():
+        if name.startswith(prefix + "_xref:") and isinstance(key.value, dict):
+            fixed = {}
+            for f, v in key.value.items():
+                parts = _split(v)
+                fixed[f] = "\n".join(renamed.get(x, _strip(x, prefix)) for x in parts).encode()
+            key.value = fixed
+    return out, errors
+
+
+def _strip(name: str, prefix: str) -> str:
+    m = _BUCKETED.match(name)
+    if m and m.group("base").startswith(prefix + "_"):
+        return m.group("base") + m.group("rest")
+    return name
 
 
 def assert_no_orphans(

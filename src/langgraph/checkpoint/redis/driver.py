@@ -25,6 +25,7 @@ place that knows what kind of deployment is behind the client:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -83,16 +84,31 @@ def decodes(client: Any) -> bool:
 
 
 def cluster_kwargs(client: Any) -> dict[str, Any]:
-    """The options of a cluster client, to open a twin with raw replies."""
+    """The options of a cluster client, to open a twin of the same class with raw replies.
+    The asyncio RedisCluster names every option it takes (and its connection kwargs hold
+    more, e.g. response_callbacks), so only those it names are passed on."""
     kw = dict(client.get_connection_kwargs())
+    tls = kw.get("connection_class")
+    if isinstance(tls, type) and issubclass(
+        tls, redis.connection.SSLConnection | aredis.connection.SSLConnection
+    ):
+        kw["ssl"] = True  # the class is how the client says TLS; the twin is told by name
     for k in ("host", "port", "connection_pool", "connection_class", "retry", "parser_class"):
         kw.pop(k, None)
+    params = inspect.signature(type(client).__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kw = {k: v for k, v in kw.items() if k in params}
     kw["decode_responses"] = False
     return kw
 
 
 def startup(client: Any) -> tuple[str, int]:
-    node = client.get_default_node() or client.get_nodes()[0]
+    """A node to start a twin from: the default node of an initialized client, else one of
+    the startup nodes it was built with (an asyncio client reads the topology lazily)."""
+    node = client.get_default_node()
+    if node is None:
+        nodes = client.get_nodes() or list(client.nodes_manager.startup_nodes.values())
+        node = nodes[0]
     return node.host, int(node.port)
 
 
@@ -222,6 +238,10 @@ def retryable(e: BaseException) -> bool:
     if isinstance(e, rx.ResponseError):
         text = str(e)
         return any(text.startswith(m) or m in text for m in _MOVING)
+    if isinstance(e, rx.ClusterError):
+        # redis-py's own redirect budget (16 MOVED/ASK/TRYAGAIN in a row) ran out: the slot
+        # is still moving, which is what our window waits out
+        return "TTL exhausted" in str(e)
     if isinstance(e, rx.RedisClusterException):
         return "topology" in str(e) or "initialize" in str(e).lower()
     return False

@@ -234,8 +234,9 @@ class Operations:
             raise RuntimeError(
                 f"keys under prefix {self.keys.prefix!r} were written in the "
                 f"{_str(found)!r} layout, but this is {where} (layout {layout!r}): the "
-                "cross-thread indexes of one cannot be read through the other; copy the "
-                "threads over with copy_thread, or use another key prefix"
+                "cross-thread indexes of one cannot be read through the other; re-put the "
+                "threads through a saver of each layout (list, then put), or use another "
+                "key prefix"
             )
 
     # -- write path ----------------------------------------------------------------------

@@ -1,0 +1,469 @@
+"""The savers on a moving Redis Cluster and behind Sentinel: graphs keep running, and finish
+with the state InMemorySaver gives them, while a slot that holds their threads migrates,
+while a master is SIGKILLed and its replica promoted, and while Sentinel fails the master over.
+
+Each test here assembles its own servers (tests/cluster.py): they change the topology, so they
+do not share the session's cluster backends. The tests that do not move anything (client
+kinds, cluster_mode=, the layout refusal, TTL/sweep, shallow savers, 500 concurrent graphs)
+run on the session's `cluster` backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+import pytest
+import redis
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.redis import (
+    AsyncRedisSaver,
+    AsyncShallowRedisSaver,
+    RedisSaver,
+    ShallowRedisSaver,
+)
+from langgraph.checkpoint.redis.keys import slot, tag
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+from .cluster import Cluster, Sentinel
+from .conftest import CI, Backend, _start
+from .orphans import assert_no_orphans
+
+REDIS_SERVER = shutil.which("redis-server")
+BINARIES = ["valkey", *(["redis7"] if REDIS_SERVER or CI else [])]
+ROUND = 6  # graph steps per invocation
+
+
+def _binary(name: str) -> str | None:
+    if name == "valkey":
+        return None
+    if not REDIS_SERVER:
+        raise RuntimeError("CI=true but redis-server is not installed: .ci/run installs it")
+    return REDIS_SERVER
+
+
+# -- a graph that writes a checkpoint per step ---------------------------------------------
+
+
+class State(TypedDict):
+    n: int
+    log: Annotated[list[str], operator.add]
+
+
+def graph(saver: BaseCheckpointSaver) -> Any:
+    """A loop of ROUND steps per invocation; each step adds one entry to `log` (so every
+    checkpoint differs) and sleeps a little, so that the topology moves mid-invocation."""
+
+    async def step(s: State) -> dict[str, Any]:
+        await asyncio.sleep(0.002)
+        return {"n": s["n"] + 1, "log": [f"s{s['n']}"]}
+
+    g = StateGraph(State)
+    g.add_node("step", step)
+    g.add_edge(START, "step")
+    g.add_conditional_edges("step", lambda s: END if s["n"] % ROUND == 0 else "step")
+    return g.compile(checkpointer=saver)
+
+
+def cfg(thread: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
+
+
+def threads_in_slot(target: int, count: int, prefix: str) -> list[str]:
+    """`count` thread ids whose keys (and index buckets) live in slot `target`."""
+    found, i = [], 0
+    while len(found) < count:
+        t = f"{prefix}{i}"
+        if slot(tag(t)) == target:
+            found.append(t)
+        i += 1
+    return found
+
+
+async def run_while(
+    saver: BaseCheckpointSaver, threads: list[str], move: Callable[[], None]
+) -> dict[str, int]:
+    """Invoke the graph on every thread over and over; once each has finished one
+    invocation, run `move` (blocking: a topology change) in a worker thread; keep invoking
+    until `move` has returned and each thread has finished two more invocations after it.
+    Returns the number of invocations per thread; checks each result as it comes."""
+    g = graph(saver)
+    rounds = dict.fromkeys(threads, 0)
+    started = asyncio.Event()
+    moved = asyncio.Event()
+    after = dict.fromkeys(threads, 0)
+
+    async def worker(t: str) -> None:
+        while not moved.is_set() or after[t] < 2:
+            out = await g.ainvoke({"n": 0, "log": []} if rounds[t] == 0 else {"log": []}, cfg(t))
+            rounds[t] += 1
+            assert out["n"] == rounds[t] * ROUND, (t, out["n"], rounds[t])
+            assert len(out["log"]) == rounds[t] * ROUND
+            if moved.is_set():
+                after[t] += 1
+            if all(rounds.values()):
+                started.set()
+
+    async def mover() -> None:
+        await started.wait()
+        await asyncio.to_thread(move)
+        moved.set()
+
+    await asyncio.wait_for(asyncio.gather(mover(), *(worker(t) for t in threads)), 120)
+    return rounds
+
+
+async def same_as_memory(saver: BaseCheckpointSaver, rounds: dict[str, int]) -> int:
+    """Each thread's state and whole history equal InMemorySaver's after the same calls;
+    returns how many checkpoints InMemorySaver holds."""
+    mem = InMemorySaver()
+    mg, rg = graph(mem), graph(saver)
+    for t, n in rounds.items():
+        for r in range(n):
+            await mg.ainvoke({"n": 0, "log": []} if r == 0 else {"log": []}, cfg(t))
+        want = [(s.values, s.next, s.metadata["step"]) async for s in mg.aget_state_history(cfg(t))]  # type: ignore[index]
+        got = [(s.values, s.next, s.metadata["step"]) async for s in rg.aget_state_history(cfg(t))]  # type: ignore[index]
+        assert got == want, t
+    return sum(1 for _ in mem.list(None))
+
+
+# -- slot migration ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", BINARIES)
+async def test_slot_migration_while_graphs_run(server: str) -> None:
+    """The slot of four live threads moves to another master key by key (SETSLOT
+    IMPORTING/MIGRATING, MIGRATE in batches of 3 with pauses, SETSLOT NODE) while their
+    graphs and those of threads on other masters run: every script that meets ASK or TRYAGAIN
+    is retried whole, and every thread ends with InMemorySaver's state and history."""
+    with Cluster(_binary(server), masters=3) as cl:
+        first = "mig-0"
+        moving = threads_in_slot(slot(tag(first)), 4, "mig-")
+        others = [f"other-{i}" for i in range(6)]
+        source = cl.slot_owner(slot(tag(first)))
+        dest = next(m for m in cl.masters() if m is not source)
+        moved_keys = []
+
+        def move() -> None:
+            m = cl.begin_migration(slot(tag(first)), dest)
+            while n := m.move_keys(3):
+                moved_keys.append(n)
+                time.sleep(0.01)
+            m.finish()
+
+        async with AsyncRedisSaver.from_conn_string(cl.url) as saver:
+            await saver.asetup()
+            rounds = await run_while(saver, moving + others, move)
+            assert cl.slot_owner(slot(tag(first))) is dest
+            assert sum(moved_keys) > 20  # the slot held a live thread's keys when it moved
+            total = await same_as_memory(saver, rounds)
+            listed = [t async for t in saver.alist(None)]
+            assert len(listed) == total
+        raw = cl.sync_client()
+        try:
+            assert_no_orphans(raw)
+        finally:
+            raw.close()
+
+
+# -- failover ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", BINARIES)
+async def test_master_killed_while_graphs_run(server: str) -> None:
+    """A master that serves live threads is SIGKILLed; its replica is promoted (node timeout
+    1 s); the saver re-reads the topology and every graph continues. Replication is
+    asynchronous, so the last acknowledged writes of the killed master may be lost (README,
+    "Redis Cluster"); what must hold: every invocation returns the right values, each thread's
+    latest checkpoint is its last invocation's result, and no key is left half-written."""
+    with Cluster(_binary(server), masters=3, replicas=1) as cl:
+        threads = [f"fo-{i}" for i in range(9)]
+        victim = cl.slot_owner(slot(tag(threads[0])))
+        on_victim = [t for t in threads if cl.slot_owner(slot(tag(t))) is victim]
+
+        def kill() -> None:
+            cl.kill_master(victim)
+            cl.wait_failover(victim)
+
+        async with AsyncRedisSaver.from_conn_string(cl.url) as saver:
+            await saver.asetup()
+            g = graph(saver)
+            rounds = await run_while(saver, threads, kill)
+            for t in threads:
+                state = await g.aget_state(cfg(t))
+                assert state.values["n"] % ROUND == 0 and state.next == ()
+                if t not in on_victim:  # nothing of these was on the killed master
+                    assert state.values["n"] == rounds[t] * ROUND
+            # the thread on the promoted replica takes new steps
+            out = await g.ainvoke({"log": []}, cfg(threads[0]))
+            assert out["n"] % ROUND == 0 and out["n"] >= ROUND
+        raw = cl.sync_client()
+        try:
+            assert_no_orphans(raw)
+        finally:
+            raw.close()
+
+
+# -- sentinel ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", BINARIES)
+@pytest.mark.parametrize("how", ["url", "master_for"])
+async def test_sentinel_failover_while_graphs_run(server: str, how: str) -> None:
+    """A redis+sentinel:// URL, or a client from redis-py's Sentinel.master_for (its asyncio
+    twin): the master is SIGKILLed, the sentinels promote the replica, and the graphs
+    continue on it."""
+    import redis.asyncio.sentinel as asentinel
+
+    with Sentinel(_binary(server), replicas=1, sentinels=3) as sn:
+        threads = [f"sn-{i}" for i in range(6)]
+        user_client = None
+        if how == "url":
+            saver = AsyncRedisSaver(sn.url)
+        else:
+            user_client = asentinel.Sentinel(sn.sentinel_addrs).master_for(sn.master_name)
+            saver = AsyncRedisSaver(redis_client=user_client)
+        await saver.asetup()
+        killed: list[Any] = []
+
+        def kill() -> None:
+            killed.append(sn.kill_master())
+            sn.wait_failover(killed[0])
+
+        try:
+            rounds = await run_while(saver, threads, kill)
+            g = graph(saver)
+            for t in threads:
+                state = await g.aget_state(cfg(t))
+                assert state.values["n"] % ROUND == 0 and state.next == ()
+                assert state.values["n"] >= (rounds[t] - 2) * ROUND
+            assert sn.master_addr() != killed[0]
+        finally:
+            await saver.aclose()
+            if user_client is not None:
+                await user_client.aclose()
+        raw = sn.master_client()
+        try:
+            assert_no_orphans(raw)
+        finally:
+            raw.close()
+
+
+def test_sentinel_sync_saver() -> None:
+    """The sync saver on a Sentinel master_for client and on the URL: puts and lists."""
+    with Sentinel(None, replicas=1, sentinels=3) as sn:
+        client = sn.master_client()
+        try:
+            for i, saver in enumerate((RedisSaver(redis_client=client), RedisSaver(sn.url))):
+                saver.setup()
+                out = graph_sync(saver).invoke({"n": 0, "log": []}, cfg(f"sync-sn-{i}"))
+                assert out["n"] == ROUND
+                assert len(list(saver.list(cfg(f"sync-sn-{i}")))) == ROUND + 2
+                saver.close()
+        finally:
+            client.close()
+
+
+# -- on the session's cluster: clients, modes, layout, TTL, shallow, concurrency ---------------
+
+
+@pytest.fixture
+def cluster() -> Iterator[Backend]:
+    b = _start("cluster")
+    b.flush()
+    yield b
+
+
+def test_every_client_kind(cluster: Backend) -> None:
+    """A URL of any one node, a RedisCluster client (raw or decoding), its asyncio twin:
+    all reach the same data."""
+    import redis.asyncio.cluster as acluster
+    import redis.cluster as scluster
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    host, port = cl.masters()[-1].addr
+    sync_clients = [
+        scluster.RedisCluster(host=host, port=port),
+        scluster.RedisCluster(host=host, port=port, decode_responses=True),
+    ]
+    savers: list[Any] = [RedisSaver(f"redis://{host}:{port}")]
+    savers += [RedisSaver(redis_client=c) for c in sync_clients]
+    for i, s in enumerate(savers):
+        s.setup()
+        graph_sync(s).invoke({"n": 0, "log": []}, cfg(f"kind-{i}"))
+    for s in savers:
+        assert sorted({t.config["configurable"]["thread_id"] for t in s.list(None)}) == [
+            f"kind-{i}" for i in range(len(savers))
+        ]
+        s.close()
+
+    async def on_async() -> None:
+        for decode in (False, True):
+            c = acluster.RedisCluster(host=host, port=port, decode_responses=decode)
+            s = AsyncRedisSaver(redis_client=c)
+            await s.asetup()
+            got = {t.config["configurable"]["thread_id"] async for t in s.alist(None)}
+            assert got == {f"kind-{i}" for i in range(len(savers))}
+            await s.aclose()
+            await c.aclose()
+
+    asyncio.run(on_async())
+    for c in sync_clients:
+        c.close()
+
+
+def test_cluster_mode_forces_either_way(cluster: Backend) -> None:
+    """cluster_mode=True on a cluster URL skips the probe; cluster_mode=False on a cluster
+    node uses one connection and gets the server's own refusal (the one-server layout's keys
+    span slots), not a silent partial write; cluster_mode=True on a standalone server says
+    that the server is not a cluster."""
+    s = RedisSaver(cluster.url, cluster_mode=True)
+    s.setup()
+    graph_sync(s).invoke({"n": 0, "log": []}, cfg("forced"))
+    assert len(list(s.list(cfg("forced")))) == ROUND + 2
+    s.close()
+
+    plain = RedisSaver(cluster.url, cluster_mode=False)  # the layout field refuses it
+    with pytest.raises(RuntimeError, match="'buckets' layout, but this is one server"):
+        plain.setup()
+    plain.close()
+    cluster.flush()
+    plain = RedisSaver(cluster.url, cluster_mode=False)  # a fresh cluster: the server refuses
+    with pytest.raises(redis.exceptions.ResponseError, match=r"CROSSSLOT|MOVED|same slot"):
+        plain.setup()
+        plain.put(cfg("nope"), _empty("1"), {}, {})
+    plain.close()
+
+    one = _start("valkey")
+    with pytest.raises(redis.exceptions.RedisClusterException, match=r"[Cc]luster"):
+        RedisSaver(one.url, cluster_mode=True).setup()
+
+
+def _empty(cid: str) -> Any:
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    c = empty_checkpoint()
+    c["id"] = f"1ef0000000000000000000000000000{cid}"
+    return c
+
+
+def test_layout_is_refused_across_kinds(cluster: Backend) -> None:
+    """Keys written in one layout are refused by a saver of the other, with a message that
+    says which layout they hold and what to do (both directions)."""
+    one = _start("valkey")
+    one.flush()
+    RedisSaver(one.url).setup()
+    raw = cluster.sync_client()
+    try:
+        raw.hset("checkpoint_meta", mapping={"format": 3, "layout": "one"})
+        with pytest.raises(RuntimeError, match="'one' layout, but this is a Redis Cluster"):
+            RedisSaver(cluster.url).setup()
+        raw.delete("checkpoint_meta")
+        RedisSaver(cluster.url).setup()
+        assert raw.hget("checkpoint_meta", "layout") == b"buckets"
+    finally:
+        raw.close()
+    c = redis.Redis.from_url(one.url)
+    c.hset("checkpoint_meta", "layout", "buckets")
+    with pytest.raises(RuntimeError, match="'buckets' layout, but this is one server"):
+        RedisSaver(one.url).setup()
+    c.close()
+
+
+def test_ttl_sweep_and_shallow_on_cluster(cluster: Backend) -> None:
+    """TTL: the deadlines live in each slot's expiry bucket and sweep fans out to every
+    master; shallow savers keep one checkpoint per thread, on every master."""
+    threads = [f"ttl-{i}" for i in range(12)]
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    assert len({cl.slot_owner(slot(tag(t))).port for t in threads}) == 3
+    s = RedisSaver(cluster.url, ttl={"default_ttl": 0.02})  # minutes: 1.2 s
+    s.setup()
+    for t in threads:
+        graph_sync(s).invoke({"n": 0, "log": []}, cfg(t))
+    assert len(list(s.list(None))) == 12 * (ROUND + 2)
+    time.sleep(1.4)
+    s.sweep()
+    assert list(s.list(None)) == []
+    raw = cluster.sync_client()
+    try:
+        assert_no_orphans(raw)
+    finally:
+        raw.close()
+    s.close()
+
+    sh = ShallowRedisSaver(cluster.url)
+    sh.setup()
+    for t in threads:
+        graph_sync(sh).invoke({"n": 0, "log": []}, cfg(t))
+        graph_sync(sh).invoke({"log": []}, cfg(t))
+    tuples = list(sh.list(None))
+    assert sorted(t.config["configurable"]["thread_id"] for t in tuples) == sorted(threads)
+    assert {t.checkpoint["channel_values"]["n"] for t in tuples} == {2 * ROUND}
+
+    async def on_async() -> None:
+        ash = AsyncShallowRedisSaver(cluster.url)
+        await ash.asetup()
+        got = [t async for t in ash.alist(None, limit=5)]
+        assert len(got) == 5
+        await ash.aclose()
+
+    asyncio.run(on_async())
+    sh.close()
+
+
+async def test_500_concurrent_graphs_on_a_cluster(cluster: Backend) -> None:
+    """500 graphs at once on one async saver: calls queue for the saver's connections
+    (at most 64 per master in flight) instead of failing, and all finish right."""
+    async with AsyncRedisSaver.from_conn_string(cluster.url) as saver:
+        await saver.asetup()
+        g = graph(saver)
+        outs = await asyncio.gather(
+            *(g.ainvoke({"n": 0, "log": []}, cfg(f"many-{i}")) for i in range(500))
+        )
+        assert all(o["n"] == ROUND for o in outs)
+        listed = [t async for t in saver.alist(None)]
+        assert len(listed) == 500 * (ROUND + 2)
+
+
+def test_500_concurrent_graphs_sync_threads(cluster: Backend) -> None:
+    """The same from 500 OS threads on one sync saver."""
+    saver = RedisSaver(cluster.url)
+    saver.setup()
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            out = graph_sync(saver).invoke({"n": 0, "log": []}, cfg(f"sync-{i}"))
+            assert out["n"] == ROUND
+        except BaseException as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(500)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors[:3]
+    assert len(list(saver.list(None))) == 500 * (ROUND + 2)
+    saver.close()
+
+
+def graph_sync(saver: BaseCheckpointSaver) -> Any:
+    def step(s: State) -> dict[str, Any]:
+        return {"n": s["n"] + 1, "log": [f"s{s['n']}"]}
+
+    g = StateGraph(State)
+    g.add_node("step", step)
+    g.add_edge(START, "step")
+    g.add_conditional_edges("step", lambda s: END if s["n"] % ROUND == 0 else "step")
+    return g.compile(checkpointer=saver)
