@@ -26,6 +26,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import (
     AsyncRedisSaver,
     AsyncShallowRedisSaver,
+    NotReplicatedError,
     RedisSaver,
     ShallowRedisSaver,
 )
@@ -177,13 +178,16 @@ async def test_slot_migration_while_graphs_run(server: str) -> None:
 # -- failover ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("wait", [0, 1])
 @pytest.mark.parametrize("server", BINARIES)
-async def test_master_killed_while_graphs_run(server: str) -> None:
+async def test_master_killed_while_graphs_run(server: str, wait: int) -> None:
     """A master that serves live threads is SIGKILLed; its replica is promoted (node timeout
     1 s); the saver re-reads the topology and every graph continues. Replication is
     asynchronous, so the last acknowledged writes of the killed master may be lost (README,
     "Redis Cluster"); what must hold: every invocation returns the right values, each thread's
-    latest checkpoint is its last invocation's result, and no key is left half-written."""
+    latest checkpoint is its last invocation's result, and no key is left half-written.
+    With wait_replicas=1 nothing acknowledged is lost: every thread's whole history equals
+    InMemorySaver's."""
     with Cluster(_binary(server), masters=3, replicas=1) as cl:
         threads = [f"fo-{i}" for i in range(9)]
         victim = cl.slot_owner(slot(tag(threads[0])))
@@ -192,11 +196,18 @@ async def test_master_killed_while_graphs_run(server: str) -> None:
         def kill() -> None:
             cl.kill_master(victim)
             cl.wait_failover(victim)
+            if wait:  # the promoted replica has no replica until the old master rejoins
+                cl.restart(victim)
 
-        async with AsyncRedisSaver.from_conn_string(cl.url) as saver:
+        # a WAIT timeout that outlasts the rejoin: writes on the promoted master block
+        # until it has a replica again, instead of failing
+        kw = {"wait_replicas": 1, "wait_timeout_ms": 30_000} if wait else {}
+        async with AsyncRedisSaver.from_conn_string(cl.url, **kw) as saver:
             await saver.asetup()
             g = graph(saver)
             rounds = await run_while(saver, threads, kill)
+            if wait:
+                await same_as_memory(saver, rounds)
             for t in threads:
                 state = await g.aget_state(cfg(t))
                 assert state.values["n"] % ROUND == 0 and state.next == ()
@@ -467,3 +478,72 @@ def graph_sync(saver: BaseCheckpointSaver) -> Any:
     g.add_edge(START, "step")
     g.add_conditional_edges("step", lambda s: END if s["n"] % ROUND == 0 else "step")
     return g.compile(checkpointer=saver)
+
+
+# -- wait_replicas ---------------------------------------------------------------------------
+
+
+def test_wait_replicas_arguments() -> None:
+    for bad, err in ((-1, ValueError), ("1", TypeError), (True, TypeError), (1.0, TypeError)):
+        with pytest.raises(err, match="wait_replicas must be an int >= 0"):
+            RedisSaver("redis://127.0.0.1:1", wait_replicas=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="wait_timeout_ms must be an int > 0"):
+        AsyncRedisSaver("redis://127.0.0.1:1", wait_replicas=1, wait_timeout_ms=0)
+
+
+async def test_wait_replicas_on_one_master_with_a_replica() -> None:
+    """wait_replicas=1 on a master whose one replica is stopped (SIGSTOP): the write is
+    applied but NotReplicatedError says it is not on a replica; the same write without
+    wait_replicas returns at once; with the replica running again it is acknowledged. Both
+    savers, on the master's URL and through Sentinel."""
+    import signal
+
+    with Sentinel(None, replicas=1, sentinels=1, quorum=1) as sn:
+        master, replica = sn.nodes[0], sn.nodes[1]
+        assert replica.proc is not None
+        urls = [master.url, sn.url]
+        for i, url in enumerate(urls):
+            waiting = RedisSaver(url, wait_replicas=1, wait_timeout_ms=200)
+            plain = RedisSaver(url)
+            awaiting = AsyncRedisSaver(url, wait_replicas=1, wait_timeout_ms=200)
+            waiting.setup()
+            await awaiting.asetup()
+            replica.proc.send_signal(signal.SIGSTOP)
+            try:
+                with pytest.raises(NotReplicatedError, match="0 replica"):
+                    graph_sync(waiting).invoke({"n": 0, "log": []}, cfg(f"w-{i}"))
+                with pytest.raises(NotReplicatedError, match="wait_replicas=1"):
+                    await graph(awaiting).ainvoke({"n": 0, "log": []}, cfg(f"aw-{i}"))
+                assert graph_sync(plain).invoke({"n": 0, "log": []}, cfg(f"p-{i}"))["n"] == ROUND
+            finally:
+                replica.proc.send_signal(signal.SIGCONT)
+            assert graph_sync(waiting).invoke({"n": 0, "log": []}, cfg(f"w2-{i}"))["n"] == ROUND
+            out = await graph(awaiting).ainvoke({"n": 0, "log": []}, cfg(f"aw2-{i}"))
+            assert out["n"] == ROUND
+            # acknowledged means on the replica: it holds every key the master holds
+            assert replica.admin.dbsize() == master.admin.dbsize() > 0
+            waiting.close()
+            plain.close()
+            await awaiting.aclose()
+
+
+async def test_wait_replicas_on_a_cluster() -> None:
+    """On a cluster the WAIT goes on the connection of the thread's master: with one replica
+    per master wait_replicas=1 is acknowledged, wait_replicas=2 is not (sync and async)."""
+    with Cluster(None, masters=3, replicas=1) as cl:
+        for n, ok in ((1, True), (2, False)):
+            s = RedisSaver(cl.url, wait_replicas=n, wait_timeout_ms=200)
+            a = AsyncRedisSaver(cl.url, wait_replicas=n, wait_timeout_ms=200)
+            s.setup()
+            await a.asetup()
+            for t in (f"c{n}-a", f"c{n}-b", f"c{n}-c"):
+                if ok:
+                    assert graph_sync(s).invoke({"n": 0, "log": []}, cfg(t))["n"] == ROUND
+                    assert (await graph(a).ainvoke({"n": 0, "log": []}, cfg(t + "x")))["n"]
+                else:
+                    with pytest.raises(NotReplicatedError, match="1 replica"):
+                        graph_sync(s).invoke({"n": 0, "log": []}, cfg(t))
+                    with pytest.raises(NotReplicatedError, match="1 replica"):
+                        await graph(a).ainvoke({"n": 0, "log": []}, cfg(t + "x"))
+            s.close()
+            await a.aclose()

@@ -5,7 +5,14 @@ Same import path as langgraph-checkpoint-redis, so its users switch by changing 
 
 from .aio import AsyncRedisSaver
 from .ashallow import AsyncShallowRedisSaver
+from .driver import NotReplicatedError
 from .shallow import ShallowRedisSaver
 from .sync import RedisSaver
 
-__all__ = ["AsyncRedisSaver", "AsyncShallowRedisSaver", "RedisSaver", "ShallowRedisSaver"]
+__all__ = [
+    "AsyncRedisSaver",
+    "AsyncShallowRedisSaver",
+    "NotReplicatedError",
+    "RedisSaver",
+    "ShallowRedisSaver",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -188,6 +189,7 @@ class AsyncRedisSaver(BaseRedisSaver):
                 self._private = self._client = None
         client = self.client
         d = driver.AsyncDriver(client, self._gated)
+        d.wait = self._wait
         if d.kind == driver.CLUSTER:
             self._ops.cluster = self._ops.cross_flag = True
             if self._gate is None:
@@ -297,8 +299,11 @@ class AsyncRedisSaver(BaseRedisSaver):
         d = self._driver or await self._connect()
         if isinstance(rt, FanOut):
             return await d.fan_out(rt)
-        if d.kind == driver.ONE:
+        if d.kind == driver.ONE and d.wait is None:
             return await self._gated(rt)
+        if d.kind == driver.ONE:
+            async with self._gate or contextlib.nullcontext():
+                return await d.round_trip(rt)
         if self._gate is None:
             return await d.round_trip(rt)
         async with self._gate:

@@ -33,10 +33,20 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         delta_mode: DeltaMode = "exact",
         ttl: dict[str, Any] | None = None,
         cluster_mode: bool | None = None,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         super().__init__(serde=serde)
         if cluster_mode is not None and not isinstance(cluster_mode, bool):
             raise TypeError(f"cluster_mode must be True, False or None, got {cluster_mode!r}")
+        if isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int):
+            raise TypeError(f"wait_replicas must be an int >= 0, got {wait_replicas!r}")
+        if wait_replicas < 0:
+            raise ValueError(f"wait_replicas must be an int >= 0, got {wait_replicas!r}")
+        if isinstance(wait_timeout_ms, bool) or not isinstance(wait_timeout_ms, int):
+            raise TypeError(f"wait_timeout_ms must be an int > 0, got {wait_timeout_ms!r}")
+        if wait_timeout_ms <= 0:
+            raise ValueError(f"wait_timeout_ms must be an int > 0, got {wait_timeout_ms!r}")
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
@@ -57,6 +67,9 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         self._connection_args.pop("decode_responses", None)
         self.cluster_mode = cluster_mode
         """True: the URL names a cluster node; False: one server; None: ask the server."""
+        self._wait = (wait_replicas, wait_timeout_ms) if wait_replicas else None
+        """wait_replicas=N: every write waits (WAIT) until N replicas have it, or raises
+        NotReplicatedError after wait_timeout_ms (README, "Redis Cluster and Sentinel")."""
 
     def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         """Pure: no I/O (langgraph calls it from inside the event loop)."""

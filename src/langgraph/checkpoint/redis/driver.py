@@ -308,14 +308,96 @@ def _check(cmds: list[Eval | Cmd], replies: list[Any]) -> None:
         needs_resend(c, r)  # raises the first error
 
 
+# -- wait_replicas ------------------------------------------------------------------------
+
+WRITING = frozenset(
+    {
+        "put_checkpoint",
+        "put_writes",
+        "delete_checkpoints",
+        "delete_thread",
+        "prune_thread",
+        "import_thread",
+        "thread_expiry",
+    }
+)
+"""The per-thread scripts that change stored data: with wait_replicas=N each such round trip
+ends with WAIT on the same connection (reads, and the fan-outs, are not followed by WAIT)."""
+
+
+class NotReplicatedError(RuntimeError):
+    """A write was applied on the master, but fewer replicas than wait_replicas= acknowledged
+    it within wait_timeout_ms=: it may be lost if that master fails now. Not retried (the
+    write is there; a retry cannot make a replica faster)."""
+
+
+def writes(rt: RoundTrip) -> bool:
+    return any(isinstance(c, Eval) and c.script.name in WRITING for c in rt.cmds)
+
+
+def waited(rt: RoundTrip, wait: tuple[int, int]) -> list[Any]:
+    """The commands of a write round trip followed by WAIT numreplicas timeout."""
+    return [*(wire(c) for c in rt.cmds), ("WAIT", *wait)]
+
+
+def settle_wait(
+    rt: RoundTrip,
+    args: list[tuple[Any, ...]],
+    replies: list[Any],
+    wait: tuple[int, int],
+    retry: bool,
+) -> bool:
+    """After a waited round trip: True when it must be sent again (a script the server
+    lacked, now sent whole in `args`, or, when `retry`, a reply a moving topology refused);
+    raises the first other error, and NotReplicatedError when too few replicas acknowledged."""
+    again = False
+    for i, (c, r) in enumerate(zip(rt.cmds, replies, strict=False)):
+        if isinstance(r, rx.NoScriptError) and isinstance(c, Eval):
+            args[i] = resend(c)
+            again = True
+        elif retry and isinstance(r, Exception) and retryable(r):
+            again = True
+    if again:
+        return True
+    _check(rt.cmds, replies[:-1])
+    acked = replies[-1]
+    if isinstance(acked, Exception):
+        if retry and retryable(acked):
+            return True
+        raise acked
+    if int(acked) < wait[0]:
+        raise NotReplicatedError(
+            f"wait_replicas={wait[0]}: {int(acked)} replica(s) acknowledged the write within "
+            f"wait_timeout_ms={wait[1]}; it is applied on the master and may be lost if that "
+            "master fails before its replicas catch up"
+        )
+    return False
+
+
+def _slot_of(client: Any, rt: RoundTrip) -> int:
+    first = next(c for c in rt.cmds if isinstance(c, Eval) and c.keys)
+    return int(client.keyslot(first.keys[0]))
+
+
+def _raw_pipeline_sync(client: Any, args: list[tuple[Any, ...]]) -> list[Any]:
+    with client.pipeline(transaction=False) as pipe:
+        for a in args:
+            pipe.execute_command(*a)
+        return list(pipe.execute(raise_on_error=False))
+
+
 class SyncDriver:
     """Round trips and fan-outs for a sync client of any kind."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self.kind = kind_of(client)
+        self.wait: tuple[int, int] | None = None
+        """(replicas, timeout ms) from wait_replicas=, or None."""
 
     def round_trip(self, rt: RoundTrip) -> list[Any]:
+        if self.wait is not None and writes(rt):
+            return self._waiting(rt, self.wait)
         if self.kind == ONE:
             from .sync import round_trip
 
@@ -342,6 +424,32 @@ class SyncDriver:
             except rx.RedisError as e:
                 if not retryable(e) or time.monotonic() > deadline:
                     raise
+                time.sleep(_pause(attempt))
+                attempt += 1
+                self._refresh()
+
+    def _waiting(self, rt: RoundTrip, wait: tuple[int, int]) -> list[Any]:
+        """The round trip and WAIT on one connection of the node that holds the thread (WAIT
+        counts the replicas that have the writes of its own connection); on a cluster or
+        behind Sentinel a refused attempt is sent again whole (the scripts are idempotent)."""
+        args = waited(rt, wait)
+        deadline = time.monotonic() + RETRY_WINDOW
+        attempt = 0
+        while True:
+            target = self.client
+            if self.kind == CLUSTER:
+                node = self.client.nodes_manager.get_node_from_slot(_slot_of(self.client, rt))
+                target = self.client.get_redis_connection(node)
+            try:
+                replies = _raw_pipeline_sync(target, args)
+            except rx.RedisError as e:
+                if self.kind == ONE or not retryable(e) or time.monotonic() > deadline:
+                    raise
+                replies = [e] * len(args)
+            retry = self.kind != ONE and time.monotonic() < deadline
+            if not settle_wait(rt, args, replies, wait, retry):
+                return replies[:-1]
+            if retry:
                 time.sleep(_pause(attempt))
                 attempt += 1
                 self._refresh()
@@ -436,8 +544,11 @@ class AsyncDriver:
         self.client = client
         self.kind = kind_of(client)
         self._send = send
+        self.wait: tuple[int, int] | None = None
 
     async def round_trip(self, rt: RoundTrip) -> list[Any]:
+        if self.wait is not None and writes(rt):
+            return await self._waiting(rt, self.wait)
         if self.kind == ONE:
             return await self._send(rt)
         replies = await self._retrying(rt.cmds)
@@ -460,6 +571,37 @@ class AsyncDriver:
             except rx.RedisError as e:
                 if not retryable(e) or time.monotonic() > deadline:
                     raise
+                await asyncio.sleep(_pause(attempt))
+                attempt += 1
+                await self._refresh()
+
+    async def _waiting(self, rt: RoundTrip, wait: tuple[int, int]) -> list[Any]:
+        """SyncDriver._waiting's twin: on a cluster every command of the pipeline is aimed at
+        the thread's node, so the client sends them on one of its connections."""
+        args = waited(rt, wait)
+        deadline = time.monotonic() + RETRY_WINDOW
+        attempt = 0
+        while True:
+            try:
+                if self.kind == CLUSTER:
+                    node = self.client.nodes_manager.get_node_from_slot(_slot_of(self.client, rt))
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for a in args:
+                            pipe.execute_command(*a, target_nodes=node)
+                        replies = list(await pipe.execute(raise_on_error=False))
+                else:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for a in args:
+                            pipe.execute_command(*a)
+                        replies = list(await pipe.execute(raise_on_error=False))
+            except rx.RedisError as e:
+                if self.kind == ONE or not retryable(e) or time.monotonic() > deadline:
+                    raise
+                replies = [e] * len(args)
+            retry = self.kind != ONE and time.monotonic() < deadline
+            if not settle_wait(rt, args, replies, wait, retry):
+                return replies[:-1]
+            if retry:
                 await asyncio.sleep(_pause(attempt))
                 attempt += 1
                 await self._refresh()

@@ -120,6 +120,7 @@ class RedisSaver(BaseRedisSaver):
                 self._private.close()
             self.client = self._open()
         d = driver.SyncDriver(self.client)
+        d.wait = self._wait
         if d.kind == driver.CLUSTER:
             self._ops.cluster = self._ops.cross_flag = True
         self._driver = d
