@@ -294,8 +294,9 @@ def cluster() -> Iterator[Backend]:
 
 
 def test_every_client_kind(cluster: Backend) -> None:
-    """A URL of any one node, a RedisCluster client (raw or decoding), its asyncio twin:
-    all reach the same data."""
+    """A URL of any one node, a plain client to one node (the saver finds out it is a
+    cluster), a RedisCluster client (raw or decoding), their asyncio twins: all reach the
+    same data."""
     import redis.asyncio.cluster as acluster
     import redis.cluster as scluster
 
@@ -306,7 +307,8 @@ def test_every_client_kind(cluster: Backend) -> None:
         scluster.RedisCluster(host=host, port=port),
         scluster.RedisCluster(host=host, port=port, decode_responses=True),
     ]
-    savers: list[Any] = [RedisSaver(f"redis://{host}:{port}")]
+    plain = redis.Redis(host=host, port=port)  # a plain client to one node: found out
+    savers: list[Any] = [RedisSaver(f"redis://{host}:{port}"), RedisSaver(redis_client=plain)]
     savers += [RedisSaver(redis_client=c) for c in sync_clients]
     for i, s in enumerate(savers):
         s.setup()
@@ -318,6 +320,14 @@ def test_every_client_kind(cluster: Backend) -> None:
         s.close()
 
     async def on_async() -> None:
+        import redis.asyncio as aredis
+
+        plain = aredis.Redis(host=host, port=port)  # a plain client to one node
+        s = AsyncRedisSaver(redis_client=plain)
+        got = {t.config["configurable"]["thread_id"] async for t in s.alist(None)}
+        assert got == {f"kind-{i}" for i in range(len(savers))}
+        await s.aclose()
+        await plain.aclose()
         for decode in (False, True):
             c = acluster.RedisCluster(host=host, port=port, decode_responses=decode)
             s = AsyncRedisSaver(redis_client=c)
@@ -330,6 +340,7 @@ def test_every_client_kind(cluster: Backend) -> None:
     asyncio.run(on_async())
     for c in sync_clients:
         c.close()
+    plain.close()
 
 
 def test_cluster_mode_forces_either_way(cluster: Backend) -> None:
@@ -547,3 +558,41 @@ async def test_wait_replicas_on_a_cluster() -> None:
                         await graph(a).ainvoke({"n": 0, "log": []}, cfg(t + "x"))
             s.close()
             await a.aclose()
+
+
+# -- the store, not yet on a cluster ------------------------------------------------------------
+
+
+async def test_store_refuses_a_cluster_clearly(cluster: Backend) -> None:
+    """RedisStore on a cluster client is refused in the constructor, and on a cluster node's
+    URL by setup(), with a message that says what to use instead (nothing is written)."""
+    from langgraph.store.redis import AsyncRedisStore, RedisStore
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    client = cl.sync_client()
+    try:
+        with pytest.raises(NotImplementedError, match="does not run on a Redis Cluster yet"):
+            RedisStore(redis_client=client)
+        with pytest.raises(NotImplementedError, match="Sentinel"):
+            RedisStore(cluster.url).setup()
+        aclient = cl.async_client()
+        with pytest.raises(NotImplementedError, match="does not run on a Redis Cluster yet"):
+            AsyncRedisStore(redis_client=aclient)
+        await aclient.aclose()
+        store = AsyncRedisStore(cluster.url)
+        with pytest.raises(NotImplementedError, match="does not run on a Redis Cluster yet"):
+            await store.setup()
+        await store.aclose()
+        assert all(cl.node_client(m).dbsize() == 0 for m in cl.masters())
+    finally:
+        client.close()
+
+
+def test_seed_on_a_cluster_node(cluster: Backend) -> None:
+    """The seed's document, run unchanged with its URL pointing at one node of the cluster,
+    prints what it says (twice: a re-run prints the same)."""
+    from .test_example import check_output, run_example
+
+    check_output(run_example(cluster.url))
+    check_output(run_example(cluster.url))

@@ -21,7 +21,7 @@ from langgraph.checkpoint.base import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from . import driver
 from .base import BaseRedisSaver, derived_pool_kwargs
@@ -187,6 +187,16 @@ class AsyncRedisSaver(BaseRedisSaver):
             if self._private is not None:
                 await self._private.aclose()
                 self._private = self._client = None
+        elif (
+            self._user_client is not None
+            and self.cluster_mode is None
+            and driver.kind_of(self.client) == driver.ONE
+            and driver.cluster_enabled(await _cluster_info(self.client))
+        ):  # a plain client to a cluster node: the same options, as a cluster client
+            self.cluster_mode = True
+            if self._private is not None:
+                await self._private.aclose()
+            self._private = self._client = driver.twin_of_plain(self.client, acluster.RedisCluster)
         client = self.client
         d = driver.AsyncDriver(client, self._gated)
         d.wait = self._wait
@@ -323,6 +333,7 @@ class AsyncRedisSaver(BaseRedisSaver):
     async def _drive(self, op: Op[T]) -> T:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+        self._driver or await self._connect()  # the layout first: ops name keys by it
         reply: list[Any] | None = None
         try:
             while True:
@@ -334,6 +345,7 @@ class AsyncRedisSaver(BaseRedisSaver):
     async def _drive_iter(self, op: ListOp) -> AsyncIterator[Any]:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
+        self._driver or await self._connect()  # the layout first: ops name keys by it
         reply: list[Any] | None = None
         while True:
             try:
@@ -509,3 +521,11 @@ class AsyncRedisSaver(BaseRedisSaver):
 
     def sweep(self) -> int:
         return self._sync(self.asweep())
+
+
+async def _cluster_info(client: Any) -> Any:
+    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
+    try:
+        return await client.info("cluster")
+    except ResponseError:
+        return {}

@@ -102,6 +102,26 @@ def cluster_kwargs(client: Any) -> dict[str, Any]:
     return kw
 
 
+def twin_of_plain(client: Any, cls: type) -> Any:
+    """A cluster client (of class `cls`) with the options of a plain client that turned out
+    to point at a cluster node (the seed's `Redis.from_url(...)` given to the saver): same
+    node to start from, TLS, ACL user and password; raw replies."""
+    pool = client.connection_pool
+    kw = dict(pool.connection_kwargs)
+    host, port = kw.pop("host", "localhost"), int(kw.pop("port", 6379))
+    if issubclass(pool.connection_class, redis.connection.SSLConnection) or issubclass(
+        pool.connection_class, aredis.connection.SSLConnection
+    ):
+        kw["ssl"] = True
+    for k in ("db", "connection_class", "retry", "parser_class", "single_connection_client"):
+        kw.pop(k, None)
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kw = {k: v for k, v in kw.items() if k in params}
+    kw["decode_responses"] = False
+    return cls(host=host, port=port, **kw)
+
+
 def startup(client: Any) -> tuple[str, int]:
     """A node to start a twin from: the default node of an initialized client, else one of
     the startup nodes it was built with (an asyncio client reads the topology lazily)."""
@@ -558,6 +578,7 @@ class AsyncDriver:
     async def fan_out(self, fo: FanOut) -> list[list[Any]]:
         if self.kind != CLUSTER:
             return [await self.round_trip(RoundTrip(fo.build([""])))]
+        await self._ready()
         deadline = time.monotonic() + RETRY_WINDOW
         attempt = 0
         while True:
@@ -579,6 +600,7 @@ class AsyncDriver:
         """SyncDriver._waiting's twin: on a cluster every command of the pipeline is aimed at
         the thread's node, so the client sends them on one of its connections."""
         args = waited(rt, wait)
+        await self._ready()
         deadline = time.monotonic() + RETRY_WINDOW
         attempt = 0
         while True:
@@ -605,6 +627,12 @@ class AsyncDriver:
                 await asyncio.sleep(_pause(attempt))
                 attempt += 1
                 await self._refresh()
+
+    async def _ready(self) -> None:
+        """An asyncio cluster client reads the topology at its first command; a fan-out (or a
+        WAIT aimed at a node) needs the slot map before that."""
+        if self.kind == CLUSTER and not self.client.nodes_manager.slots_cache:
+            await self.client.initialize()
 
     async def _refresh(self) -> None:
         if self.kind == CLUSTER:

@@ -119,6 +119,16 @@ class RedisSaver(BaseRedisSaver):
             if self._private is not None:
                 self._private.close()
             self.client = self._open()
+        elif (
+            self._user_client is not None
+            and self.cluster_mode is None
+            and driver.kind_of(self.client) == driver.ONE
+            and driver.cluster_enabled(_cluster_info(self.client))
+        ):  # a plain client to a cluster node: the same options, as a cluster client
+            self.cluster_mode = True
+            if self._private is not None:
+                self._private.close()
+            self._private = self.client = driver.twin_of_plain(self.client, scluster.RedisCluster)
         d = driver.SyncDriver(self.client)
         d.wait = self._wait
         if d.kind == driver.CLUSTER:
@@ -157,6 +167,7 @@ class RedisSaver(BaseRedisSaver):
         return d.round_trip(rt)
 
     def _drive(self, op: Op[T]) -> T:
+        self._driver or self._connect()  # the layout first: ops name keys by it
         reply: list[Any] | None = None
         try:
             while True:
@@ -165,6 +176,7 @@ class RedisSaver(BaseRedisSaver):
             return stop.value
 
     def _drive_iter(self, op: ListOp) -> Iterator[Any]:
+        self._driver or self._connect()  # the layout first: ops name keys by it
         reply: list[Any] | None = None
         while True:
             try:
@@ -326,3 +338,11 @@ class RedisSaver(BaseRedisSaver):
 
     async def asweep(self) -> int:
         return await asyncio.to_thread(self.sweep)
+
+
+def _cluster_info(client: Any) -> Any:
+    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
+    try:
+        return client.info("cluster")
+    except redis.ResponseError:
+        return {}

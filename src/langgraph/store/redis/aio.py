@@ -13,7 +13,7 @@ from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip
 from langgraph.store.base import Op, Result
 from redis.exceptions import ResponseError
 
-from .base import BaseRedisStore
+from .base import BaseRedisStore, refuse_cluster
 
 
 class AsyncRedisStore(BaseRedisStore):
@@ -52,6 +52,11 @@ class AsyncRedisStore(BaseRedisStore):
     async def setup(self) -> None:  # type: ignore[override]
         """Loads the scripts, and readies the server's vector index where there is one and the
         store has an `index` (idempotent). The store also works without it, scanning."""
+        try:  # (a managed service may refuse INFO: then it is not checked)
+            info: Any = await self.client.info("cluster")
+        except ResponseError:
+            info = {}
+        refuse_cluster(info)
         for s in self._ops.s.values():
             await self.client.script_load(s.source)
         steps = self._index_steps()

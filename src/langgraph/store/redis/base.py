@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Generator
 from typing import Any, Literal
 
+from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.base import TTL_KEYS
 from langgraph.store.base import (
     BaseStore,
@@ -25,6 +26,20 @@ from .ops import StoreOps
 from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 
 Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
+
+
+NO_CLUSTER = (
+    "RedisStore does not run on a Redis Cluster yet: its namespace indexes span slots. Use "
+    "one server, or Sentinel (redis_client=Sentinel(...).master_for(name)); the checkpoint "
+    "savers do run on a cluster"
+)
+
+
+def refuse_cluster(info: Any) -> None:
+    """setup()'s check of a URL's server (INFO cluster): a cluster node is refused clearly
+    instead of failing later with CROSSSLOT or MOVED."""
+    if driver.cluster_enabled(info):
+        raise NotImplementedError(NO_CLUSTER)
 
 
 class BaseRedisStore(BaseStore):
@@ -50,6 +65,8 @@ class BaseRedisStore(BaseStore):
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
             raise ValueError("pass either redis_url= or redis_client=, not both")
+        if redis_client is not None and driver.is_cluster(redis_client):
+            raise NotImplementedError(NO_CLUSTER)
         if ttl is not None:
             if not isinstance(ttl, dict):
                 raise TypeError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")

@@ -11,7 +11,7 @@ from langgraph.checkpoint.redis.ops import Cmd, Eval
 from langgraph.checkpoint.redis.sync import one, round_trip
 from langgraph.store.base import Op, Result
 
-from .base import BaseRedisStore
+from .base import BaseRedisStore, refuse_cluster
 
 
 class RedisStore(BaseRedisStore):
@@ -44,6 +44,11 @@ class RedisStore(BaseRedisStore):
     def setup(self) -> None:
         """Loads the scripts, and readies the server's vector index where there is one and the
         store has an `index` (idempotent). The store also works without it, scanning."""
+        try:  # (a managed service may refuse INFO: then it is not checked)
+            info: Any = self.client.info("cluster")
+        except redis.ResponseError:
+            info = {}
+        refuse_cluster(info)
         for s in self._ops.s.values():
             self.client.script_load(s.source)
         steps = self._index_steps()
