@@ -11,7 +11,8 @@ routing and the fan-out, not a network. For each run and each deployment it meas
   the side-by-side harness's step plan) and `flat` (three small channels, 1 KB of state);
 - aget_tuple of the latest checkpoint, aput_writes (2 writes), the 10-node graph;
 - list(None, limit=10) and list(None, filter={"source": "loop"}, limit=10): the fan-out;
-- `--threads` threads stepping concurrently (aggregate puts/s);
+- `--threads` threads stepping concurrently (aggregate puts/s), 500 graphs at once;
+- list(None, limit=10), plain and filtered, over `--big` checkpoints (1,000 threads);
 - server commands per put (INFO commandstats, summed over the masters) and bytes per
   checkpoint (used_memory, summed over the masters, before and after `--steps` steps of
   `chat` on 8 threads).
@@ -154,6 +155,10 @@ async def measure(kind: str, target: Any, a: argparse.Namespace, run: int) -> di
 
     res["graph10"] = await rate(invoke, max(a.n // 20, 5))
 
+    t0 = time.perf_counter()
+    await asyncio.gather(*(invoke(10_000 + i) for i in range(500)))
+    res["500 graph10 at once, graphs"] = 500 / (time.perf_counter() - t0)
+
     async def list10(i: int) -> None:
         assert len([t async for t in saver.alist(None, limit=10)]) == 10
 
@@ -197,12 +202,47 @@ async def measure(kind: str, target: Any, a: argparse.Namespace, run: int) -> di
     return res
 
 
+async def big(kind: str, target: Any, a: argparse.Namespace) -> dict[str, float]:
+    """list(None, limit=10) over `--big` checkpoints (1,000 threads, small checkpoints, put
+    64 at a time), with and without a filter."""
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.base.id import uuid6
+
+    saver = AsyncRedisSaver(target.url)
+    await saver.asetup()
+    per = a.big // 1000
+
+    async def thread(t: int) -> None:
+        config: dict = thread_cfg(f"big-{t}")
+        for i in range(per):
+            c = {**empty_checkpoint(), "id": str(uuid6(clock_seq=i))}
+            md = {"source": "loop" if i % 2 else "input", "step": i, "user": f"u{t % 10}"}
+            config = await saver.aput(config, c, md, {})
+
+    for start in range(0, 1000, 64):
+        await asyncio.gather(*(thread(t) for t in range(start, min(start + 64, 1000))))
+    res: dict[str, float] = {}
+
+    async def list10(i: int) -> None:
+        assert len([t async for t in saver.alist(None, limit=10)]) == 10
+
+    async def filtered(i: int) -> None:
+        got = [t async for t in saver.alist(None, filter={"user": "u3"}, limit=10)]
+        assert len(got) == 10
+
+    res[f"list(None) 10 of {a.big:,}"] = await rate(list10, 30)
+    res[f"list(None, filter) 10 of {a.big:,}"] = await rate(filtered, 30)
+    await saver.aclose()
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--n", type=int, default=1000, help="calls per timed workload")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--threads", type=int, default=64)
+    ap.add_argument("--big", type=int, default=100_000, help="checkpoints for the big list")
     a = ap.parse_args()
     one = EmbeddedServer().start()
     cl = Cluster(None, masters=3).start()
@@ -211,6 +251,11 @@ def main() -> None:
         for run in range(a.runs):
             for kind, target in (("one", one), ("cluster", cl)):
                 runs[kind].append(asyncio.run(measure(kind, target, a, run)))
+        if a.big:
+            for kind, target in (("one", one), ("cluster", cl)):
+                extra = asyncio.run(big(kind, target, a))
+                for r in runs[kind]:
+                    r.update(extra)  # measured once: the same figure in every run
     finally:
         cl.stop()
         one.stop()
@@ -218,7 +263,7 @@ def main() -> None:
     lines = [
         f"Ours, one Valkey 9.1 vs a 3-master Valkey 9.1 cluster on loopback, median of "
         f"{a.runs} runs, `python benchmarks/cluster.py --runs {a.runs} --n {a.n} "
-        f"--steps {a.steps}`",
+        f"--steps {a.steps} --big {a.big}`",
         "",
         "| workload | one server | cluster | cluster / one | % of floor (one) | "
         "% of floor (cluster) |",

@@ -19,8 +19,11 @@
   ARGV[5]  scan budget: at most this many index members are examined in this call
   ARGV[6]  "1" for a shallow saver: a member counts only when it is the latest of its
            namespace (the ancestors kept for DeltaChannel replay are not listed)
-  ARGV[7]  nb, the number of buckets; ARGV[8 .. 7+nb] their suffixes
-  ARGV[8+nb]  ny, the number of indexed filter values; then ny names "<key>:<value>" (encoded)
+  ARGV[7]  nb, the number of buckets
+  ARGV[8]  their suffixes, joined by "," (one argument: a master of a 3-master cluster has
+           5,461 buckets, and one long argument costs the client and the server far less
+           than 5,461 short ones); "" with nb = 1 on one server
+  ARGV[9]  ny, the number of indexed filter values; then ny names "<key>:<value>" (encoded)
   then     filter pairs ("f:<key>", encoded value), checked on each candidate's hash
 
   A member whose checkpoint is gone (its thread expired) is skipped and removed from the
@@ -42,8 +45,14 @@ local prefix, wprefix = ARGV[1], ARGV[2]
 local upper, page, budget = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local shallow = ARGV[6] == '1'
 local nb = tonumber(ARGV[7])
-local ny = tonumber(ARGV[8 + nb])
-local names, expected = read_filter(9 + nb + ny)
+local sfxs = {}
+if nb == 1 then
+  sfxs[1] = ARGV[8]
+else
+  for b in string.gmatch(ARGV[8], '[^,]+') do sfxs[#sfxs + 1] = b end
+end
+local ny = tonumber(ARGV[9])
+local names, expected = read_filter(10 + ny)
 
 -- memcmp order, as sorted sets keep members
 local function before(a, b)
@@ -71,22 +80,28 @@ end
 
 local heap = {}
 local first_chunk = nb == 1 and math.max(page, 64) or 1
-for i = 1, nb do
-  local G = globals(prefix, wprefix, true, ARGV[7 + i])
-  local key = G.all
+local all_base, by_base = prefix .. '_all', prefix .. '_by'
+for i = 1, #sfxs do
+  local sfx = sfxs[i]
+  local key = all_base .. sfx
   if ny > 0 then
     key = nil
     local size
     for j = 1, ny do
-      local k = G.by_base .. ARGV[8 + nb + j]
+      local k = by_base .. sfx .. ':' .. ARGV[9 + j]
       local n = redis.call('ZCARD', k)
       if n == 0 then key = nil break end
       if size == nil or n < size then key, size = k, n end
     end
   end
-  if key then
-    local s = {key = key, G = G, upper = upper, chunk = first_chunk}
-    if refill(s) then heap[#heap + 1] = s end
+  if key then  -- (a cursor, and the bucket's other key names, only where there are members)
+    -- (on a cluster most buckets are empty: EXISTS answers that faster than a range)
+    local got = (nb == 1 or redis.call('EXISTS', key) == 1)
+      and redis.call('ZREVRANGEBYLEX', key, upper, '-', 'LIMIT', 0, first_chunk) or {}
+    if #got > 0 then
+      heap[#heap + 1] = {key = key, G = globals(prefix, wprefix, true, sfx), buf = got, pos = 1,
+        done = #got < first_chunk, upper = '(' .. got[#got], chunk = math.min(first_chunk * 2, 256)}
+    end
   end
 end
 

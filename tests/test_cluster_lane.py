@@ -596,3 +596,156 @@ def test_seed_on_a_cluster_node(cluster: Backend) -> None:
 
     check_output(run_example(cluster.url))
     check_output(run_example(cluster.url))
+
+
+# -- one call per step, every key in its thread's slot ------------------------------------------
+
+
+def _script_calls(cl: Cluster) -> int:
+    n = 0
+    for m in cl.masters():
+        stats = cl.node_client(m).info("commandstats")
+        n += sum(int(stats.get(k, {}).get("calls", 0)) for k in ("cmdstat_evalsha", "cmdstat_eval"))
+    return n
+
+
+async def test_one_script_call_per_step_operation(cluster: Backend) -> None:
+    """Counted by the servers (INFO commandstats summed over the masters): put, put_writes,
+    get_tuple, list(thread), pin, prune and copy_thread's two halves are one script call
+    each on a cluster, as on one server; list(None) is one per master."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    saver = AsyncRedisSaver(cluster.url, ttl={"default_ttl": 10, "refresh_on_read": True})
+    await saver.asetup()
+    config: RunnableConfig = cfg("rt-1")
+    for i in range(3):
+        c = empty_checkpoint()
+        c["id"] = f"1ef00000-0000-6000-8000-00000000000{i}"
+        config = await saver.aput(config, c, {"source": "loop", "step": i}, {})
+    for m in cl.masters():
+        cl.node_client(m).config_resetstat()
+
+    async def calls(fn: Callable[[], Any]) -> int:
+        before = _script_calls(cl)
+        await fn()
+        return _script_calls(cl) - before
+
+    c = empty_checkpoint()
+    c["id"] = "1ef00000-0000-6000-8000-000000000009"
+    assert await calls(lambda: saver.aput(config, c, {"source": "loop"}, {})) == 1
+    assert await calls(lambda: saver.aput_writes(config, [("a", 1)], "task")) == 1
+    assert await calls(lambda: saver.aget_tuple(cfg("rt-1"))) == 1
+
+    async def listed() -> None:
+        assert len([t async for t in saver.alist(cfg("rt-1"))]) == 4
+
+    async def listed_all() -> None:
+        assert len([t async for t in saver.alist(None, limit=2)]) == 2
+
+    assert await calls(listed) == 1
+    assert await calls(lambda: saver.apin_thread("rt-1")) == 1
+    assert await calls(lambda: saver.aprune(["rt-1"], keep_last=2)) == 1
+    assert await calls(lambda: saver.acopy_thread("rt-1", "rt-2")) == 2
+    assert await calls(listed_all) == 3  # one per master
+    await saver.aclose()
+
+
+def test_every_key_lives_in_its_threads_slot(cluster: Backend) -> None:
+    """After a mix of operations on many threads, every key on every master whose hash tag
+    is a thread's or a bucket's lives in one slot per thread: the thread's keys carry its tag,
+    and each index entry of a thread sits in the bucket whose tag hashes to that slot."""
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    s = RedisSaver(cluster.url, ttl={"default_ttl": 10})
+    s.setup()
+    threads = [f"slot-{i}" for i in range(24)]
+    for t in threads:
+        graph_sync(s).invoke({"n": 0, "log": []}, cfg(t))
+    s.copy_thread("slot-0", "slot-copy")
+    s.prune(["slot-1"], keep_last=1)
+    s.delete_thread("slot-2")
+    s.close()
+    seen_threads = set()
+    thread_field = {
+        "checkpoint_all": 1,
+        "checkpoint_by": 1,
+        "checkpoint_run": 0,
+        "checkpoint_exp": 0,
+    }
+    buckets = 0
+    for m in cl.masters():
+        c = cl.node_client(m)
+        for key in c.scan_iter(count=1000):
+            k = key.decode()
+            if "{" not in k:
+                assert k == "checkpoint_meta", k  # the one key of no thread
+                continue
+            family, inner = k.split(":", 1)[0], k[k.index("{") + 1 : k.index("}")]
+            if family not in thread_field:
+                seen_threads.add(inner)  # a thread's own key: its tag is the thread
+                continue
+            buckets += 1
+            members = c.zrange(key, 0, -1) if c.type(key) == b"zset" else c.smembers(key)
+            assert members, k
+            for member in members:
+                thread = member.decode().split("\n")[thread_field[family]]
+                assert slot(thread) == slot(inner), (k, member)  # in its thread's slot
+    assert buckets >= 24 * 3  # all, run, exp and by buckets were checked
+    assert {tag(t) for t in threads if t != "slot-2"} | {"slot-copy"} <= seen_threads
+
+
+# -- the least ACL the savers need (README, "Operations") -----------------------------------------
+
+ACL_RULE = [
+    "on", ">lg-pw", "~checkpoint*", "~store*", "resetchannels", "-@all",
+    "+@read", "+@write", "+@keyspace", "+@scripting", "-script|flush", "-script|kill",
+    "+@connection", "+info", "+wait", "+time",
+    "+cluster|slots", "+cluster|shards", "+cluster|nodes", "+cluster|info", "+cluster|myid",
+]  # fmt: skip
+"""Exactly the rule the README gives for a user of the savers and the store."""
+
+
+def _as_acl_user(url: str) -> str:
+    return url.replace("redis://", "redis://lg:lg-pw@", 1)
+
+
+def test_the_readmes_acl_rule_suffices_on_one_server_and_a_cluster() -> None:
+    """A user with only the README's ACL rule runs graphs, list(None), sweep, prune and
+    copy; the store puts and searches on one server. A key outside the prefixes is refused."""
+    from langgraph.checkpoint.redis.embedded import EmbeddedServer
+    from langgraph.store.redis import RedisStore
+
+    with EmbeddedServer(extra_args=["--user", "lg", *ACL_RULE]) as one:
+        with RedisStore.from_conn_string(_as_acl_user(one.url)) as store:
+            store.setup()
+            store.put(("u", "1"), "k", {"v": 1})
+            assert [i.key for i in store.search(("u",))] == ["k"]
+        urls = [_as_acl_user(one.url)]
+        with Cluster(None, masters=3, extra_args=["--user", "lg", *ACL_RULE]) as cl:
+            urls.append(_as_acl_user(cl.url))
+            for i, url in enumerate(urls):
+                s = RedisSaver(url, ttl={"default_ttl": 10})
+                s.setup()
+                for t in range(6):
+                    graph_sync(s).invoke({"n": 0, "log": []}, cfg(f"acl-{i}-{t}"))
+                assert len(list(s.list(None, limit=5))) == 5
+                s.sweep()
+                s.prune([f"acl-{i}-0"], keep_last=1)
+                s.copy_thread(f"acl-{i}-1", f"acl-{i}-copy")
+                assert s.pin_thread(f"acl-{i}-1")
+                s.close()
+
+                async def on_async(url: str = url, i: int = i) -> None:
+                    a = AsyncRedisSaver(url, wait_replicas=0)
+                    await a.asetup()
+                    out = await graph(a).ainvoke({"n": 0, "log": []}, cfg(f"acl-a{i}"))
+                    assert out["n"] == ROUND
+                    await a.aclose()
+
+                asyncio.run(on_async())
+            c = redis.Redis.from_url(urls[0])
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                c.set("other", 1)
+            c.close()

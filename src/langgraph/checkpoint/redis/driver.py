@@ -275,15 +275,34 @@ def _pause(attempt: int) -> float:
 # -- fan-out targets -------------------------------------------------------------------
 
 
-def masters_of(client: Any) -> list[tuple[Any, list[str]]]:
-    """Each master of a cluster client's slot map with the bucket suffixes of its slots."""
-    slots: dict[str, tuple[Any, list[int]]] = {}
-    for s, nodes in client.nodes_manager.slots_cache.items():
-        if not nodes:
-            continue
-        node = nodes[0]
-        slots.setdefault(node.name, (node, []))[1].append(s)
-    return [(node, bucket_suffixes(sorted(ss))) for node, ss in slots.values()]
+class Masters:
+    """Each master of a cluster client's slot map with the bucket suffixes of its slots,
+    kept per slot map (one per driver).
+
+    redis-py replaces its `slots_cache` dict when it re-reads the topology; a slot it moved in
+    place (after a MOVED) that we still send to its old master makes the script fail ("non
+    local key": retried after a refresh, which forgets what is kept), so a kept map is never
+    silently wrong. Walking 16,384 slots costs ~5 ms, once per topology instead of per call."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[Any, list[tuple[Any, list[str]]]] | None = None
+
+    def of(self, client: Any) -> list[tuple[Any, list[str]]]:
+        cache = client.nodes_manager.slots_cache
+        if self._kept is not None and self._kept[0] is cache:
+            return self._kept[1]
+        slots: dict[str, tuple[Any, list[int]]] = {}
+        for s, nodes in cache.items():
+            if not nodes:
+                continue
+            node = nodes[0]
+            slots.setdefault(node.name, (node, []))[1].append(s)
+        out = [(node, bucket_suffixes(sorted(ss))) for node, ss in slots.values()]
+        self._kept = (cache, out)
+        return out
+
+    def forget(self) -> None:
+        self._kept = None
 
 
 # -- sync --------------------------------------------------------------------------------
@@ -412,6 +431,7 @@ class SyncDriver:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.kind = kind_of(client)
+        self._masters = Masters()
         self.wait: tuple[int, int] | None = None
         """(replicas, timeout ms) from wait_replicas=, or None."""
 
@@ -434,7 +454,7 @@ class SyncDriver:
         while True:
             try:
                 out = []
-                for node, sfx in masters_of(self.client):
+                for node, sfx in self._masters.of(self.client):
                     conn = self.client.get_redis_connection(node)
                     cmds = fo.build(sfx)
                     replies = pipeline_sync(conn, cmds)
@@ -476,6 +496,7 @@ class SyncDriver:
 
     def _refresh(self) -> None:
         if self.kind == CLUSTER:
+            self._masters.forget()
             try:
                 self.client.nodes_manager.initialize()
             except rx.RedisError:
@@ -564,6 +585,7 @@ class AsyncDriver:
         self.client = client
         self.kind = kind_of(client)
         self._send = send
+        self._masters = Masters()
         self.wait: tuple[int, int] | None = None
 
     async def round_trip(self, rt: RoundTrip) -> list[Any]:
@@ -582,7 +604,7 @@ class AsyncDriver:
         deadline = time.monotonic() + RETRY_WINDOW
         attempt = 0
         while True:
-            targets = masters_of(self.client)
+            targets = self._masters.of(self.client)
             built = [(node, fo.build(sfx)) for node, sfx in targets]
             try:
                 out = await asyncio.gather(*(_on_node(self.client, n, c) for n, c in built))
@@ -636,6 +658,7 @@ class AsyncDriver:
 
     async def _refresh(self) -> None:
         if self.kind == CLUSTER:
+            self._masters.forget()
             try:
                 await self.client.nodes_manager.initialize()
             except rx.RedisError:

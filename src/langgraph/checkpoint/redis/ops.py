@@ -469,7 +469,7 @@ class Operations:
             head = [self.keys.prefix, self.keys.write_prefix, upper, page, SCAN, shallow]
 
             def build(sfx: list[str], head: list[Any] = head) -> list[Eval | Cmd]:
-                args = [*head, len(sfx), *sfx, len(by), *by, *fargs]
+                args = [*head, len(sfx), ",".join(sfx), len(by), *by, *fargs]
                 return [Eval(script, [], args)]
 
             rows: list[tuple[bytes, Any]] = []
