@@ -198,7 +198,7 @@ class AsyncRedisSaver(BaseRedisSaver):
                 await self._private.aclose()
             self._private = self._client = driver.twin_of_plain(self.client, acluster.RedisCluster)
         client = self.client
-        d = driver.AsyncDriver(client, self._gated)
+        d = driver.AsyncDriver(client, self._gated, self._one)
         d.wait = self._wait
         if d.kind == driver.CLUSTER:
             self._ops.cluster = self._ops.cross_flag = True

@@ -581,10 +581,18 @@ class AsyncDriver:
     """SyncDriver's twin for asyncio clients; `send` is the saver's own round trip (which
     auto-pipelines), used as it is on one server."""
 
-    def __init__(self, client: Any, send: Callable[[RoundTrip], Awaitable[list[Any]]]) -> None:
+    def __init__(
+        self,
+        client: Any,
+        send: Callable[[RoundTrip], Awaitable[list[Any]]],
+        one: Callable[[Eval | Cmd], Awaitable[Any]] | None = None,
+    ) -> None:
         self.client = client
         self.kind = kind_of(client)
         self._send = send
+        self._one = one
+        """The saver's auto-pipelined single command: on a cluster, concurrent one-command
+        round trips go out as one cluster pipeline (split per node by the client)."""
         self._masters = Masters()
         self.wait: tuple[int, int] | None = None
 
@@ -667,6 +675,13 @@ class AsyncDriver:
     async def _send_some(self, cmds: list[Eval | Cmd]) -> list[Any]:
         if self.kind == SENTINEL:
             return await self._send(RoundTrip(cmds))
+        if len(cmds) == 1 and self._one is not None:
+            try:
+                return [await self._one(cmds[0])]
+            except rx.RedisError as e:
+                if not retryable(e):
+                    raise
+                return [e]
         return await pipeline_async(self.client, cmds)
 
     async def _retrying(self, cmds: list[Eval | Cmd]) -> list[Any]:
