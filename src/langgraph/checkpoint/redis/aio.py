@@ -25,7 +25,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from . import driver
 from .base import BaseRedisSaver, derived_pool_kwargs
-from .connection import speed_up
+from .connection import speed_up, speed_up_cluster
 from .ops import (
     Cmd,
     Emit,
@@ -123,8 +123,8 @@ class AsyncRedisSaver(BaseRedisSaver):
                 if not driver.decodes(user):
                     return user
                 host, port = driver.startup(user)
-                self._private = acluster.RedisCluster(
-                    host=host, port=port, **driver.cluster_kwargs(user)
+                self._private = speed_up_cluster(
+                    acluster.RedisCluster(host=host, port=port, **driver.cluster_kwargs(user))
                 )
                 return self._private
             user_pool = user.connection_pool
@@ -158,8 +158,8 @@ class AsyncRedisSaver(BaseRedisSaver):
         if driver.is_sentinel_url(url):
             self._private = driver.open_sentinel_async(url, self._connection_args)
         elif self.cluster_mode:
-            self._private = acluster.RedisCluster.from_url(
-                url, **driver.cluster_args(self._connection_args)
+            self._private = speed_up_cluster(
+                acluster.RedisCluster.from_url(url, **driver.cluster_args(self._connection_args))
             )
         else:
             args = {
@@ -196,7 +196,9 @@ class AsyncRedisSaver(BaseRedisSaver):
             self.cluster_mode = True
             if self._private is not None:
                 await self._private.aclose()
-            self._private = self._client = driver.twin_of_plain(self.client, acluster.RedisCluster)
+            self._private = self._client = speed_up_cluster(
+                driver.twin_of_plain(self.client, acluster.RedisCluster)
+            )
         client = self.client
         d = driver.AsyncDriver(client, self._gated, self._one)
         d.wait = self._wait

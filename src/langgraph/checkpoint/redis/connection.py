@@ -54,3 +54,14 @@ def speed_up(pool: Any) -> Any:
     """Swap the pool's connection class for its hiredis-packing twin, when there is one."""
     pool.connection_class = FAST.get(pool.connection_class, pool.connection_class)
     return pool
+
+
+def speed_up_cluster(client: Any) -> Any:
+    """The same for an asyncio RedisCluster we create: its nodes' connections are made from
+    the client's connection kwargs (shared with its nodes manager), and its startup nodes
+    already exist, so both are switched before the first command."""
+    kw = client.connection_kwargs
+    kw["connection_class"] = FAST.get(kw.get("connection_class"), kw.get("connection_class"))
+    for node in client.nodes_manager.startup_nodes.values():
+        node.connection_class = FAST.get(node.connection_class, node.connection_class)
+    return client
