@@ -65,6 +65,9 @@ CLUSTER_MODULES = {
     "test_prune",
     "test_delta_history",
     "test_cluster_lane",
+    "test_store",
+    "test_store_search",
+    "test_store_cache",
 }
 """Modules whose `backend` tests also run on the cluster backends. test_ttl and test_shallow
 check the one-server key names themselves (the orphan walk, tests/orphans.py, knows both
@@ -83,6 +86,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rpartition(".")[2]
     stack = ["stack"] if module.startswith("test_store") else []
     clusters = cluster_backends() if module in CLUSTER_MODULES else []
+    if metafunc.definition.get_closest_marker("one_server"):
+        clusters = []
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", [*all_backends(), *stack, *clusters], indirect=True)
     elif "real_backend" in metafunc.fixturenames:

@@ -560,33 +560,249 @@ async def test_wait_replicas_on_a_cluster() -> None:
             await a.aclose()
 
 
-# -- the store, not yet on a cluster ------------------------------------------------------------
+# -- the store on a cluster ---------------------------------------------------------------------
 
 
-async def test_store_refuses_a_cluster_clearly(cluster: Backend) -> None:
-    """RedisStore on a cluster client is refused in the constructor, and on a cluster node's
-    URL by setup(), with a message that says what to use instead (nothing is written)."""
+def _spread_namespaces(n: int) -> list[tuple[str, ...]]:
+    """`n` namespaces under ("mem",), of at least three groups (keys.group_tag) on each
+    master of a 3-master cluster."""
+    return [("mem", f"user{i}", "notes") for i in range(n)]
+
+
+def _store_ops(namespaces: list[tuple[str, ...]]) -> list[Any]:
+    from langgraph.store.base import PutOp
+
+    ops: list[Any] = []
+    for i, ns in enumerate(namespaces):
+        for k in range(3):
+            ops.append(PutOp(ns, f"k{k}", {"i": i, "k": k, "tag": "ab"[(i + k) % 2]}))
+    ops.append(PutOp(namespaces[1], "k1", None))  # a delete
+    ops.append(PutOp(namespaces[2], "k0", {"i": 2, "k": 0, "tag": "z"}))  # an update
+    return ops
+
+
+def _store_reads(namespaces: list[tuple[str, ...]]) -> list[Any]:
+    from langgraph.store.base import GetOp, ListNamespacesOp, SearchOp
+
+    return [
+        GetOp(namespaces[0], "k2"),
+        GetOp(namespaces[1], "k1"),
+        SearchOp(("mem",), limit=100),
+        SearchOp(("mem",), filter={"tag": "a"}, limit=7, offset=3),
+        SearchOp((), limit=5, offset=2),
+        SearchOp(namespaces[3], limit=10),
+        ListNamespacesOp(match_conditions=None, max_depth=2, limit=100, offset=0),
+        ListNamespacesOp(match_conditions=None, max_depth=None, limit=10, offset=5),
+    ]
+
+
+def _shape(results: list[Any]) -> list[Any]:
+    """Results without timestamps, for comparison with InMemoryStore's."""
+    out: list[Any] = []
+    for r in results:
+        if isinstance(r, list):
+            out.append([x if isinstance(x, tuple) else (x.namespace, x.key, x.value) for x in r])
+        elif r is None:
+            out.append(None)
+        else:
+            out.append((r.namespace, r.key, r.value))
+    return out
+
+
+async def test_store_on_every_client_kind(cluster: Backend) -> None:
+    """RedisStore and AsyncRedisStore on a cluster node's URL, a plain client to one node
+    (the store finds out it is a cluster) and a RedisCluster client: puts, gets, searches
+    over prefixes that span the masters and namespace listings all give InMemoryStore's
+    results, in InMemoryStore's order."""
+    import redis.asyncio as aredis
+    import redis.asyncio.cluster as acluster
+    from langgraph.store.memory import InMemoryStore
     from langgraph.store.redis import AsyncRedisStore, RedisStore
 
     cl = cluster.server
     assert isinstance(cl, Cluster)
-    client = cl.sync_client()
-    try:
-        with pytest.raises(NotImplementedError, match="does not run on a Redis Cluster yet"):
-            RedisStore(redis_client=client)
-        with pytest.raises(NotImplementedError, match="Sentinel"):
-            RedisStore(cluster.url).setup()
-        aclient = cl.async_client()
-        with pytest.raises(NotImplementedError, match="does not run on a Redis Cluster yet"):
-            AsyncRedisStore(redis_client=aclient)
-        await aclient.aclose()
-        store = AsyncRedisStore(cluster.url)
-        with pytest.raises(NotImplementedError, match="does not run on a Redis Cluster yet"):
+    namespaces = _spread_namespaces(24)
+    mem = InMemoryStore()
+    mem.batch(_store_ops(namespaces))
+    want = _shape(mem.batch(_store_reads(namespaces)))
+    assert want[2] and len(want[6]) == 24 and len(want[7]) == 10
+    plain, rc = redis.Redis.from_url(cluster.url), cl.sync_client()
+    for i, make in enumerate(
+        (
+            lambda: RedisStore(cluster.url, prefix="k0"),
+            lambda: RedisStore(redis_client=plain, prefix="k1"),
+            lambda: RedisStore(redis_client=rc, prefix="k2"),
+        )
+    ):
+        store = make()
+        store.setup()
+        store.batch(_store_ops(namespaces))
+        assert _shape(store.batch(_store_reads(namespaces))) == want, i
+        store.close()
+    aplain = aredis.Redis.from_url(cluster.url)
+    arc = acluster.RedisCluster.from_url(cluster.url)
+    for i, amake in enumerate(
+        (
+            lambda: AsyncRedisStore(cluster.url, prefix="a0"),
+            lambda: AsyncRedisStore(redis_client=aplain, prefix="a1"),
+            lambda: AsyncRedisStore(redis_client=arc, prefix="a2"),
+        )
+    ):
+        astore = amake()
+        await astore.setup()
+        await astore.abatch(_store_ops(namespaces))
+        assert _shape(await astore.abatch(_store_reads(namespaces))) == want, i
+        await astore.aclose()
+    await aplain.aclose()
+    await arc.aclose()
+    plain.close()
+    rc.close()
+    # the data is spread: every master holds some of each store's namespaces
+    for m in cl.masters():
+        assert cl.node_client(m).keys("k0:*"), m
+
+
+def test_store_keys_of_a_namespace_share_one_slot(cluster: Backend) -> None:
+    """Every key of a namespace (items, index, vectors, deadlines) and its entries in the
+    store's listings live in one slot: the first slot of the namespace's group of 16
+    (keys.group_tag); the namespaces spread over every master."""
+    from langgraph.checkpoint.redis.keys import GROUP, group_tag
+    from langgraph.store.redis import RedisStore
+    from langgraph.store.redis.ops import ns_key
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    namespaces = _spread_namespaces(30)
+    with RedisStore.from_conn_string(cluster.url) as store:
+        store.setup()
+        store.batch(_store_ops(namespaces))
+        for ns in namespaces[:10]:
+            store.put(ns, "t", {"x": 1}, ttl=5)
+        store.search(("mem",), limit=3)
+        store.list_namespaces()
+    wanted = {slot(group_tag(ns_key(ns))[1:-1]): ns for ns in namespaces}
+    seen: dict[int, int] = {}
+    for m in cl.masters():
+        c = cl.node_client(m)
+        for key in c.keys("store*"):
+            s = int(c.execute_command("CLUSTER", "KEYSLOT", key))
+            assert s % GROUP == 0, key
+            assert s in wanted, key
+            seen[s] = seen.get(s, 0) + 1
+        c.close()
+    assert set(seen) == set(wanted)
+    owners = {cl.slot_owner(s).port for s in wanted}
+    assert len(owners) == 3
+
+
+def test_store_round_trips_on_a_cluster(cluster: Backend) -> None:
+    """Counted by the servers: a put, a get and a batch of puts to one namespace are one
+    script call per item; a search over a prefix is one call per master (which buckets
+    exist) and one per bucket that holds a namespace."""
+    from langgraph.checkpoint.redis.keys import group_tag
+    from langgraph.store.redis import RedisStore
+    from langgraph.store.redis.ops import ns_key
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    namespaces = _spread_namespaces(12)
+    groups = {group_tag(ns_key(ns)) for ns in namespaces}
+    with RedisStore.from_conn_string(cluster.url) as store:
+        store.setup()
+        store.batch(_store_ops(namespaces))
+
+        def calls(fn: Callable[[], Any]) -> int:
+            before = _script_calls(cl)
+            fn()
+            return _script_calls(cl) - before
+
+        assert calls(lambda: store.put(namespaces[0], "n", {"v": 1})) == 1
+        assert calls(lambda: store.get(namespaces[0], "n")) == 1
+        assert calls(lambda: store.search(("mem",), limit=5)) == 3 + len(groups)
+        assert calls(lambda: store.list_namespaces(prefix=("mem",))) == 3 + len(groups)
+
+
+def test_store_ttl_on_a_cluster(cluster: Backend) -> None:
+    """Items put with a TTL expire on a cluster as on one server: gone from get, search and
+    the namespace listing; a namespace that keeps a live item stays."""
+    from langgraph.store.redis import RedisStore
+
+    with RedisStore.from_conn_string(cluster.url) as store:
+        store.setup()
+        namespaces = _spread_namespaces(9)
+        for ns in namespaces:
+            store.put(ns, "short", {"v": 1}, ttl=0.01)  # 0.6 s
+        store.put(namespaces[0], "long", {"v": 2}, ttl=10)
+        assert len(store.search(("mem",), limit=100)) == 10
+        time.sleep(1.5)
+        assert store.get(namespaces[3], "short") is None
+        assert [i.key for i in store.search(("mem",), limit=100)] == ["long"]
+        assert store.list_namespaces() == [namespaces[0]]
+
+
+@pytest.mark.parametrize("server", BINARIES)
+async def test_store_slot_migration_while_puts_run(server: str) -> None:
+    """The slot of a namespace group moves key by key while writers put and read in it and
+    in namespaces on other masters: every script that meets ASK or TRYAGAIN (the fence) is
+    retried whole, and the store ends with exactly InMemoryStore's items and order."""
+    from langgraph.checkpoint.redis.keys import group_tag
+    from langgraph.store.memory import InMemoryStore
+    from langgraph.store.redis import AsyncRedisStore
+    from langgraph.store.redis.ops import ns_key
+
+    with Cluster(_binary(server), masters=3) as cl:
+        spread = _spread_namespaces(20000)
+        target = slot(group_tag(ns_key(spread[0]))[1:-1])
+        moving = [ns for ns in spread if slot(group_tag(ns_key(ns))[1:-1]) == target][:6]
+        assert len(moving) == 6
+        namespaces = moving + spread[-10:]
+        source = cl.slot_owner(target)
+        dest = next(m for m in cl.masters() if m is not source)
+        moved: list[int] = []
+        done = asyncio.Event()
+        mem = InMemoryStore()
+
+        def move() -> None:
+            m = cl.begin_migration(target, dest)
+            while n := m.move_keys(2):
+                moved.append(n)
+                time.sleep(0.01)
+            m.finish()
+
+        async with AsyncRedisStore.from_conn_string(cl.url) as store:
             await store.setup()
-        await store.aclose()
-        assert all(cl.node_client(m).dbsize() == 0 for m in cl.masters())
-    finally:
-        client.close()
+            for ns in namespaces:  # the slot holds data before it moves
+                await store.aput(ns, "seed", {"v": 0})
+                mem.put(ns, "seed", {"v": 0})
+
+            async def writer(w: int) -> None:
+                i = 0
+                while not done.is_set() or i < 5:
+                    # mostly the moving slot's namespaces: new keys, then updates of them
+                    ns = namespaces[(w + i) % (6 if i % 4 else len(namespaces))]
+                    await store.aput(ns, f"w{w}", {"w": w, "i": i})
+                    got = await store.aget(ns, f"w{w}")
+                    assert got is not None and got.value == {"w": w, "i": i}
+                    i += 1
+                    await asyncio.sleep(0)
+
+            async def mover() -> None:
+                await asyncio.to_thread(move)
+                done.set()
+
+            await asyncio.wait_for(asyncio.gather(mover(), *(writer(w) for w in range(6))), 120)
+            assert cl.slot_owner(target) is dest and sum(moved) > 20
+            for w in range(6):  # the reference gets each writer's last put per namespace
+                for ns in namespaces:
+                    got = await store.aget(ns, f"w{w}")
+                    if got is not None:
+                        mem.put(ns, f"w{w}", got.value)
+            ours = await store.asearch(("mem",), limit=1000)
+            ref = mem.search(("mem",), limit=1000)
+            assert {(i.namespace, i.key, str(i.value)) for i in ours} == {
+                (i.namespace, i.key, str(i.value)) for i in ref
+            }
+            assert sorted(await store.alist_namespaces(limit=100)) == sorted(namespaces)
 
 
 def test_seed_on_a_cluster_node(cluster: Backend) -> None:
@@ -749,3 +965,42 @@ def test_the_readmes_acl_rule_suffices_on_one_server_and_a_cluster() -> None:
             with pytest.raises(redis.exceptions.NoPermissionError):
                 c.set("other", 1)
             c.close()
+
+
+def test_store_fence_stops_a_script_on_a_moving_slot() -> None:
+    """While a namespace's slot migrates, a put whose declared keys are all still on the
+    source, but one of whose undeclared keys (the bucket's version hash) has moved, is refused
+    before it starts (the fence: TRYAGAIN or ASK) and changes nothing; without the fence the
+    script starts and fails half way ("non local key"). Once the slot has moved, puts go
+    through on its new master."""
+    from langgraph.checkpoint.redis.keys import group_tag
+    from langgraph.checkpoint.redis.ops import wire
+    from langgraph.store.base import PutOp
+    from langgraph.store.redis import RedisStore
+    from langgraph.store.redis.ops import ns_key
+
+    with Cluster(None, masters=3) as cl:
+        ns = ("fence", "n")
+        b = group_tag(ns_key(ns))
+        target = slot(b[1:-1])
+        with RedisStore.from_conn_string(cl.url) as store:
+            store.setup()
+            store.put(ns, "k", {"v": 1})
+            item = store._ops.item_key(ns_key(ns), "k")
+            source = cl.slot_owner(target)
+            dest = next(m for m in cl.masters() if m is not source)
+            m = cl.begin_migration(target, dest)
+            try:
+                assert m.move_keys(keys=[f"store_nsver:{b}"]) == 1
+                gen = store._ops.batch([PutOp(ns, "k", {"v": 2})])
+                put = next(gen).cmds[0]
+                c = cl.node_client(source)
+                with pytest.raises(redis.ResponseError, match=r"rehashing|TRYAGAIN|ASK"):
+                    c.execute_command(*wire(put))
+                assert store._ops.unpack(c.hmget(item, ["y", "v"])) == {"v": 1}
+                c.close()
+            finally:
+                m.finish()
+            store.put(ns, "k", {"v": 3})
+            got = store.get(ns, "k")
+            assert got is not None and got.value == {"v": 3}

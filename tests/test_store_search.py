@@ -1,4 +1,4 @@
-"""RedisStore's search (lua/store_search-1.lua driven by langgraph.store.redis.ops): TTL refresh,
+"""RedisStore's search (lua/store_search-2.lua driven by langgraph.store.redis.ops): TTL refresh,
 the expiry mirror, the script's filter verdicts, robustness, and query results.
 
 What is checked:
@@ -825,7 +825,7 @@ def sure_filter(value: Any, flt: dict[str, Any]) -> bool:
 
 
 def script_verdicts(c: redis.Redis, store: Any, ns: tuple[str, ...], flt: Any) -> dict[str, int]:
-    """store_search-1.lua's verdict on every item of `ns` (1 sure, 2 unsure; absent: dropped),
+    """store_search-2.lua's verdict on every item of `ns` (1 sure, 2 unsure; absent: dropped),
     walking them all (ARGV[7] = "0")."""
     call = store._ops._search_call(SearchOp(ns, filter=flt, limit=10_000), False)
     args = list(call.args)
@@ -846,8 +846,9 @@ def _sure_value(v: Any) -> bool:
     return not (_number(v) and not abs(v) < 2**53)
 
 
+@pytest.mark.one_server
 async def test_filter_verdicts_never_contradict_inmemory(backend: Backend) -> None:
-    """store_search-1.lua called directly: an item it drops must not match InMemoryStore's
+    """store_search-2.lua called directly: an item it drops must not match InMemoryStore's
     comparison, one it counts sure must match; in the sure classes every verdict is sure, and
     a refreshing search is one round trip (real servers only: fakeredis has no cmsgpack, so
     every verdict is unsure there)."""
@@ -1015,6 +1016,7 @@ RACE_SEARCHES: list[dict[str, Any]] = [
 ]
 
 
+@pytest.mark.one_server
 @pytest.mark.parametrize("change", list(RACE_CHANGES))
 def test_winner_changed_between_scan_and_fetch(backend: Backend, change: str) -> None:
     """StoreOps.batch driven by hand: between the search script and the fetch of its winners,

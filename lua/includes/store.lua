@@ -14,14 +14,14 @@
       version    prefix_nsver      HASH  N -> a stamp that changes whenever N's keys, order or
                                          vectors may have: a client caches a namespace's
                                          vectors under it and is sent them again only after a
-                                         change (store_search-1.lua). seq@time: unique even after
+                                         change (store_search-2.lua). seq@time: unique even after
                                          a failover or a restore rewinds the counter.
       log        prefix_log:{N}    ZSET  what changed, by the seq of the version that changed
                                          it: "k:"K for a key put or forgotten, "v:"version for
                                          each version. Only in a store that holds vectors
                                          (prefix_dims), trimmed to the last LOG entries: a
                                          client holding a version still in it is sent only the
-                                         keys changed since (store_search-1.lua). Trimming drops
+                                         keys changed since (store_search-2.lua). Trimming drops
                                          the lowest seqs first, so a version still present has
                                          every later change present too.
       docs       prefix_fv:{N}:K:i HASH  one per vector of K, for the server's vector index,
@@ -35,9 +35,30 @@
       due        prefix_nsdue      ZSET  N by a time at or before its earliest deadline (ZADD LT
                                          when an item is armed; a re-arm or a PERSIST leaves it
                                          early), so a listing expires only the namespaces that
-                                         may hold an expired item (store_namespaces-1.lua)
+                                         may hold an expired item (store_namespaces-2.lua)
+  Buckets (Redis Cluster). The keys above without {N} (prefix_ns, prefix_nsseq, prefix_nsver,
+  prefix_nsdue, prefix_seq, prefix_dims, prefix_fvzero) are one each on one server. On a
+  cluster each namespace's entries go to the bucket of its slot instead: the same names with
+  the suffix ":{b}", b the tag of the first slot of the group of 16 that N's slot is in
+  (keys.py's group_tag), and N's own keys are named with "{b}N" for "{N}" (prefix:{b}N:K, ...),
+  so every key a script touches is in the slot of b. The namespaces spread over 1,024 slots,
+  and a listing asks each master for the ~341 buckets of its slots of them, not 5,461.
+  Each script also declares the bucket's fence, prefix_fence<suffix>, which is never written:
+  the scripts read and write keys they do not declare, and while the slot migrates some of
+  those may already be on the other node. With a declared key that never exists the server
+  answers TRYAGAIN or ASK (then TRYAGAIN) before the script starts, and the driver retries
+  until the slot has settled, so a script never runs half on a moving slot. Each script learns the suffix from the bucket key it declares
+  (bucket(prefix, key) below). The cluster's seq is then per bucket, and comes from the
+  client's stamp (next_seq): the puts of one batch go to several masters at once, so only the
+  client knows their order. Namespaces of different slots are ordered by when their first item
+  was put, as InMemoryStore orders them: exactly for one process, to within the clients' clock
+  skew across machines.
   A namespace is listed (prefix_ns) exactly while its index holds a key: the forget() that
   empties the index drops it from prefix_ns, prefix_nsver, prefix_fvzero and prefix_nsdue.
+  bucket(prefix, K)   sets the bucket suffix from K, the script's declared prefix_ns<suffix>.
+  next_seq(nk)        the bucket's next seq, as a string: INCR on one server; on a cluster the
+                      put's stamp (STAMP: the client's clock in microseconds, increasing in
+                      the order of its puts), kept increasing within the bucket.
   under(prefix, P)    the namespaces N == P or under P .. ":" (a label boundary), as {N, its
                       first seq}, in that order: InMemoryStore's order of namespaces.
   now_ms()            the server's clock.
@@ -55,24 +76,47 @@
   expire(nk, now, n)  removes the items whose deadline has passed (at most n, all when n is nil):
                       the key too, because a script may still see a key in its last millisecond.
 ]]
+local SFX = ''  -- the bucket suffix: "" on one server, ":{b}" on a cluster
+
+local function bucket(prefix, key)
+  SFX = string.sub(key, #prefix + 4)  -- after "<prefix>_ns"
+end
+
 local function ns_keys(prefix, ns)
-  local tag = '{' .. ns .. '}'
+  -- one server: {N}; a cluster: {b}N, b the bucket's tag (SFX is ":{b}")
+  local tag = SFX == '' and ('{' .. ns .. '}') or (string.sub(SFX, 2) .. ns)
   return {
     prefix = prefix,
     ns = ns,
-    versions = prefix .. '_nsver',
+    listed = prefix .. '_ns' .. SFX,
+    order = prefix .. '_nsseq' .. SFX,
+    seq = prefix .. '_seq' .. SFX,
+    dims = prefix .. '_dims' .. SFX,
+    zero = prefix .. '_fvzero' .. SFX,
+    versions = prefix .. '_nsver' .. SFX,
     docs = prefix .. '_fv:' .. tag .. ':',
     items = prefix .. ':' .. tag .. ':',
     index = prefix .. '_keys:' .. tag,
     vectors = prefix .. '_vec:' .. tag,
     deadlines = prefix .. '_exp:' .. tag,
     log = prefix .. '_log:' .. tag,
-    due = prefix .. '_nsdue',
+    due = prefix .. '_nsdue' .. SFX,
   }
 end
 
+local STAMP = 0  -- a put's order stamp from the client (store_put's ARGV[9]); 0: none
+
+local function next_seq(nk)
+  if SFX == '' then return tostring(redis.call('INCR', nk.seq)) end
+  local n = tonumber(redis.call('GET', nk.seq) or '0') + 1
+  if STAMP > n then n = STAMP end
+  local s = string.format('%.0f', n)
+  redis.call('SET', nk.seq, s)
+  return s
+end
+
 local function under(prefix, p)
-  local key, namespaces = prefix .. '_ns', nil
+  local key, namespaces = prefix .. '_ns' .. SFX, nil
   if p == '' then
     namespaces = redis.call('ZRANGE', key, 0, -1)
   else
@@ -81,7 +125,7 @@ local function under(prefix, p)
   end
   local order = {}
   for i, ns in ipairs(namespaces) do
-    order[i] = {ns, tonumber(redis.call('HGET', prefix .. '_nsseq', ns) or '0')}
+    order[i] = {ns, tonumber(redis.call('HGET', prefix .. '_nsseq' .. SFX, ns) or '0')}
   end
   table.sort(order, function(a, b) return a[2] < b[2] end)
   return order
@@ -96,7 +140,8 @@ end
 local fv_read, fv_dims = false, nil
 local function index_dims(prefix)
   if not fv_read then
-    fv_dims = tonumber(redis.call('GET', prefix .. '_fvon') or '')
+    -- (one server only: a cluster has no vector index, and _fvon is in no namespace's slot)
+    fv_dims = SFX == '' and tonumber(redis.call('GET', prefix .. '_fvon') or '') or nil
     fv_read = true
   end
   return fv_dims
@@ -132,13 +177,13 @@ local function write_docs(nk, k, raw, at)
   local w = 4 * dims
   if #raw % w ~= 0 then return end  -- another embedding's vectors: never in the index
   local seq = redis.call('HGET', nk.items .. k, 's')
-  local o = redis.call('HGET', nk.prefix .. '_nsseq', nk.ns)
+  local o = redis.call('HGET', nk.order, nk.ns)
   local p = tags(nk.ns)
   for i = 1, #raw / w do
     local v = string.sub(raw, (i - 1) * w + 1, i * w)
     if string.find(v, '^[%z\128]*$') then
       -- +0 and -0 only (and some denormals: scanning them too is merely slower)
-      redis.call('ZADD', nk.prefix .. '_fvzero', 0, nk.ns)
+      redis.call('ZADD', nk.zero, 0, nk.ns)
     else
       local d = nk.docs .. k .. ':' .. i
       redis.call('HSET', d, 'v', v, 'p', p, 's', seq, 'o', o)
@@ -150,11 +195,11 @@ end
 local LOG = 64  -- log entries kept per namespace: the last 32 to 63 changes
 local has_vectors = nil
 local function bump(nk, k)
-  local seq = redis.call('INCR', nk.prefix .. '_seq')
+  local seq = next_seq(nk)
   local t = redis.call('TIME')
   local version = seq .. '@' .. t[1] .. '.' .. t[2]
   redis.call('HSET', nk.versions, nk.ns, version)
-  if has_vectors == nil then has_vectors = redis.call('EXISTS', nk.prefix .. '_dims') == 1 end
+  if has_vectors == nil then has_vectors = redis.call('EXISTS', nk.dims) == 1 end
   if has_vectors then
     redis.call('ZADD', nk.log, seq, 'k:' .. k, seq, 'v:' .. version)
     redis.call('ZREMRANGEBYRANK', nk.log, 0, -(LOG + 1))
@@ -186,10 +231,10 @@ local function forget(nk, k)
     bump(nk, k)
     if redis.call('ZCARD', nk.index) == 0 then
       -- emptied: unlisted now, its place in the search order (prefix_nsseq) kept for good
-      redis.call('ZREM', nk.prefix .. '_ns', nk.ns)
+      redis.call('ZREM', nk.listed, nk.ns)
       redis.call('HDEL', nk.versions, nk.ns)
       redis.call('UNLINK', nk.log)
-      redis.call('ZREM', nk.prefix .. '_fvzero', nk.ns)
+      redis.call('ZREM', nk.zero, nk.ns)
       redis.call('ZREM', nk.due, nk.ns)
     end
   end

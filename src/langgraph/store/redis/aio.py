@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import redis.asyncio as aredis
+import redis.asyncio.cluster as acluster
+from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.aio import one, pipelined
-from langgraph.checkpoint.redis.ops import Cmd, Eval, RoundTrip
+from langgraph.checkpoint.redis.connection import speed_up_cluster
+from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.store.base import Op, Result
 from redis.exceptions import ResponseError
 
-from .base import BaseRedisStore, refuse_cluster
+from .base import BaseRedisStore, check_loaded, dims_error, load_steps
 
 
 class AsyncRedisStore(BaseRedisStore):
@@ -21,17 +24,64 @@ class AsyncRedisStore(BaseRedisStore):
 
     def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(redis_url, **kwargs)
-        self._client: aredis.Redis | None = self._user_client
-        self._private: aredis.Redis | None = None
+        user = self._user_client
+        self._private: Any = None
+        if user is not None and driver.is_cluster(user) and driver.decodes(user):
+            host, port = driver.startup(user)  # the same cluster, raw replies
+            self._private = speed_up_cluster(
+                acluster.RedisCluster(host=host, port=port, **driver.cluster_kwargs(user))
+            )
+            user = self._private
+        self._client: Any = user
+        self._driver: driver.AsyncDriver | None = None
+        self._connecting: asyncio.Lock | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
-    def client(self) -> aredis.Redis:
+    def client(self) -> Any:
         if self._client is None:
-            self._client = self._private = aredis.Redis.from_url(
-                self._redis_url, **self._connection_args
-            )
+            url = str(self._redis_url)
+            if driver.is_sentinel_url(url):
+                self._private = driver.open_sentinel_async(url, self._connection_args)
+            else:
+                self._private = aredis.Redis.from_url(url, **self._connection_args)
+            self._client = self._private
         return self._client
+
+    async def _connect(self) -> driver.AsyncDriver:
+        """First use (once, however many tasks start together): a URL or a plain client that
+        names a cluster node gets a cluster client with the same options (driver.py), and the
+        store the cluster's layout."""
+        if self._driver is not None:
+            return self._driver
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._driver is not None:
+                return self._driver
+            url, args = self._redis_url, self._connection_args
+            client = self.client
+            if (
+                self._user_client is None
+                and not driver.is_sentinel_url(url)
+                and await driver.probe_async(str(url), args)
+            ):
+                await self._private.aclose()
+                self._private = self._client = speed_up_cluster(
+                    acluster.RedisCluster.from_url(str(url), **driver.cluster_args(args))
+                )
+            elif (
+                self._user_client is not None
+                and driver.kind_of(client) == driver.ONE
+                and driver.cluster_enabled(await _info(client))
+            ):
+                self._private = self._client = speed_up_cluster(
+                    driver.twin_of_plain(client, acluster.RedisCluster)
+                )
+            d = driver.AsyncDriver(self.client, self._round_trip)
+            self._ops.cluster = d.kind == driver.CLUSTER
+            self._driver = d
+            return d
 
     @classmethod
     @asynccontextmanager
@@ -47,18 +97,18 @@ class AsyncRedisStore(BaseRedisStore):
     async def aclose(self) -> None:
         if self._private is not None:
             await self._private.aclose()
-            self._private = self._client = None
+            self._private = None
+            if self._user_client is None or self._client is not self._user_client:
+                self._client = None
+            self._driver = None
 
     async def setup(self) -> None:  # type: ignore[override]
-        """Loads the scripts, and readies the server's vector index where there is one and the
-        store has an `index` (idempotent). The store also works without it, scanning."""
-        try:  # (a managed service may refuse INFO: then it is not checked)
-            info: Any = await self.client.info("cluster")
-        except ResponseError:
-            info = {}
-        refuse_cluster(info)
-        for s in self._ops.s.values():
-            await self.client.script_load(s.source)
+        """Loads the scripts (on every master of a cluster), and readies the server's vector
+        index where there is one and the store has an `index` (idempotent). The store also
+        works without it, scanning."""
+        d = await self._connect()
+        fo, wanted = load_steps(self._ops, self._ops.cluster)
+        check_loaded(wanted, await d.fan_out(fo))
         steps = self._index_steps()
         if steps is None:
             return
@@ -76,6 +126,7 @@ class AsyncRedisStore(BaseRedisStore):
     asetup = setup
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
+        """One server's round trip (the driver's `send`)."""
         if len(rt.cmds) == 1:
             return [await one(self.client, rt.cmds[0])]
         return await pipelined(self.client, rt)
@@ -92,11 +143,21 @@ class AsyncRedisStore(BaseRedisStore):
             vectors, dims = self._pack_vectors(texts, docs)
         qs = self._queries(ops)
         embedded = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in qs))  # type: ignore[union-attr]
+        d = await self._connect()
         gen = self._ops.batch(ops, vectors, dict(zip(qs, embedded, strict=True)), dims)
         reply: list[Any] | None = None
         try:
             while True:
-                reply = await self._round_trip(gen.send(reply))  # type: ignore[arg-type]
+                step = gen.send(reply)  # type: ignore[arg-type]
+                try:
+                    if isinstance(step, FanOut):
+                        reply = await d.fan_out(step)
+                    else:
+                        reply = await d.round_trip(step)
+                except ResponseError as e:
+                    if (err := dims_error(e)) is e:
+                        raise
+                    raise err from None
         except StopIteration as stop:
             return stop.value
 
@@ -112,3 +173,11 @@ class AsyncRedisStore(BaseRedisStore):
                 "loop runs; use the a* methods, or RedisStore in sync code"
             )
         return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
+
+
+async def _info(client: Any) -> Any:
+    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
+    try:
+        return await client.info("cluster")
+    except ResponseError:
+        return {}

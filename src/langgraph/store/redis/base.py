@@ -7,8 +7,9 @@ from collections import defaultdict
 from collections.abc import Generator
 from typing import Any, Literal
 
-from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.base import TTL_KEYS
+from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut
+from langgraph.checkpoint.redis.scripts import Script
 from langgraph.store.base import (
     BaseStore,
     IndexConfig,
@@ -28,18 +29,32 @@ from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
 
 
-NO_CLUSTER = (
-    "RedisStore does not run on a Redis Cluster yet: its namespace indexes span slots. Use "
-    "one server, or Sentinel (redis_client=Sentinel(...).master_for(name)); the checkpoint "
-    "savers do run on a cluster"
-)
+def load_steps(ops: StoreOps, cluster: bool) -> tuple[FanOut, list[Script]]:
+    """setup()'s script loading: every script on every server (each master of a cluster, with
+    the `allow-cross-slot-keys` twins there); a refusal is raised with the script's name."""
+    wanted = list(ops.s.values())
+    if cluster:
+        wanted += [x.cross for x in ops.s.values() if x.cross is not None]
+
+    def build(_: list[str]) -> list[Eval | Cmd]:
+        return [Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted]
+
+    return FanOut(build), wanted
 
 
-def refuse_cluster(info: Any) -> None:
-    """setup()'s check of a URL's server (INFO cluster): a cluster node is refused clearly
-    instead of failing later with CROSSSLOT or MOVED."""
-    if driver.cluster_enabled(info):
-        raise NotImplementedError(NO_CLUSTER)
+def check_loaded(wanted: list[Script], replies: list[list[Any]]) -> None:
+    for per_server in replies:
+        for x, sha in zip(wanted, per_server, strict=True):
+            got = sha.decode() if isinstance(sha, bytes) else sha
+            if isinstance(sha, Exception) or got != x.sha:
+                raise RuntimeError(f"the server refused Lua script {x.name}: {sha}")
+
+
+def dims_error(e: Exception) -> Exception:
+    """A put's "DIMS ..." refusal as the ValueError it is (a cluster's driver raises the
+    server's error where one server's returns it as a reply)."""
+    text = str(e)
+    return ValueError(text[5:]) if text.startswith("DIMS ") else e
 
 
 class BaseRedisStore(BaseStore):
@@ -65,8 +80,6 @@ class BaseRedisStore(BaseStore):
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
             raise ValueError("pass either redis_url= or redis_client=, not both")
-        if redis_client is not None and driver.is_cluster(redis_client):
-            raise NotImplementedError(NO_CLUSTER)
         if ttl is not None:
             if not isinstance(ttl, dict):
                 raise TypeError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
@@ -152,8 +165,9 @@ class BaseRedisStore(BaseStore):
 
     def _index_steps(self) -> Generator[ftindex.Step, Any, int] | None:
         """setup()'s work on the server's vector index (ftindex.setup_steps), or None when
-        this store does not use one."""
-        if not self.index_config or self.vector_index != "auto":
+        this store does not use one. A cluster has none: RediSearch's vector index is not
+        part of open-source Redis Cluster, and the store's scan gives the same results."""
+        if not self.index_config or self.vector_index != "auto" or self._ops.cluster:
             return None
         return ftindex.setup_steps(self._ops.prefix, int(self.index_config["dims"]))
 

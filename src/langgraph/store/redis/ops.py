@@ -6,10 +6,18 @@ as it was before the batch's puts, and of several puts of one item the last wins
 its reads, pipelined; then, when a search needs it, one round trip of the store_get calls that
 fetch (and re-arm) the pages of all its searches; then its puts, pipelined (each put one atomic
 script call).
+
+On a Redis Cluster (`cluster`) each namespace's keys, and its entries in the store's listings,
+live in the slot of the namespace (includes/store.lua: Buckets): a get or a put is still one
+script call on one slot. A search or a listing spans namespaces, so `_spread` first asks each
+master which of its buckets exist (a FanOut of store_buckets), then sends the store_search or
+store_namespaces call once per bucket, and merges the replies as one server's reply would be.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,8 +25,8 @@ from functools import lru_cache
 from typing import Any
 
 from langgraph.checkpoint.redis import scripts
-from langgraph.checkpoint.redis.keys import dec, enc
-from langgraph.checkpoint.redis.ops import Eval, RoundTrip, _str
+from langgraph.checkpoint.redis.keys import dec, enc, group_suffixes, group_tag
+from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip, _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -39,6 +47,9 @@ from .filters import prefilter
 from .vectors import Entry, Matrix, VectorCache, rank
 
 Batch = Generator[RoundTrip, list[Any], list[Result]]
+Spread = Generator["RoundTrip | FanOut", list[Any], list[Result]]
+SPANNING = frozenset({"store_search", "store_namespaces"})
+"""The scripts that read every namespace of a bucket: on a cluster, one call per bucket."""
 Searched = tuple[list[SearchItem], list[Eval]]
 
 
@@ -56,6 +67,20 @@ def ns_of(encoded: str | bytes) -> tuple[str, ...]:
     return tuple(dec(label) for label in encoded.split(":"))
 
 
+_last_stamp = 0
+_stamp_lock = threading.Lock()
+
+
+def stamp() -> int:
+    """A put's order stamp on a cluster: this process's clock in microseconds, strictly
+    increasing (includes/store.lua: next_seq). The puts of one batch reach several masters
+    at once; the stamps keep InMemoryStore's order across them."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(time.time_ns() // 1000, _last_stamp + 1)
+        return _last_stamp
+
+
 def _time(ms: Any) -> datetime:
     return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)
 
@@ -67,22 +92,34 @@ class StoreOps:
     default_ttl_ms: int = 0
     cache: VectorCache | None = None
     knn: int = 0  # the dimensions of the server's vector index setup() readied, 0: none
+    cluster: bool = False  # the bucketed layout of a Redis Cluster, set when the store connects
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
 
     # -- keys ------------------------------------------------------------------------
 
+    def tag(self, nse: str) -> str:
+        """The hash tag part of namespace `nse`'s keys: "{N}" on one server; "{b}N" on a
+        cluster, b the tag of the first slot of N's slot's group (keys.group_tag)."""
+        return group_tag(nse) + nse if self.cluster else f"{{{nse}}}"
+
     def item_key(self, nse: str, key: str) -> str:
-        return f"{self.prefix}:{{{nse}}}:{enc(key)}"
+        return f"{self.prefix}:{self.tag(nse)}:{enc(key)}"
 
     @property
     def ns_index(self) -> str:
+        """The namespace listing of one server (on a cluster, of no bucket: `_spread` sends
+        a call naming it to every bucket instead)."""
         return f"{self.prefix}_ns"
 
-    @property
-    def ns_order(self) -> str:
-        return f"{self.prefix}_nsseq"
+    def fence_of(self, nse: str) -> str:
+        """The never-written key every script declares (includes/store.lua: Buckets)."""
+        return f"{self.prefix}_fence:{group_tag(nse)}" if self.cluster else f"{self.prefix}_fence"
+
+    def ns_index_of(self, nse: str) -> str:
+        """The listing of the bucket of namespace `nse`: in its slot on a cluster."""
+        return f"{self.prefix}_ns:{group_tag(nse)}" if self.cluster else f"{self.prefix}_ns"
 
     # -- values ----------------------------------------------------------------------
 
@@ -99,10 +136,22 @@ class StoreOps:
         vectors: dict[tuple[tuple[str, ...], str], bytes] | None = None,
         queries: dict[str, Any] | None = None,
         dims: int = 0,
-    ) -> Batch:
+    ) -> Spread:
         """`vectors`: the packed embeddings of the puts that have them, of `dims` dimensions;
         `queries`: the query embeddings of the searches (the drivers embed, sync or async,
         before calling)."""
+        one = self._batch(ops, vectors, queries, dims)
+        if not self.cluster:
+            return (yield from one)
+        return (yield from self._spread(one))
+
+    def _batch(
+        self,
+        ops: Iterable[Op],
+        vectors: dict[tuple[tuple[str, ...], str], bytes] | None,
+        queries: dict[str, Any] | None,
+        dims: int,
+    ) -> Batch:
         ops = list(ops)
         results: list[Result] = [None] * len(ops)
         reads: list[tuple[int, Op, Eval]] = []
@@ -123,7 +172,7 @@ class StoreOps:
                         op,
                         Eval(
                             self.s["store_namespaces"],
-                            [self.ns_index],
+                            [self.ns_index, f"{self.prefix}_fence"],
                             [self.prefix],
                         ),
                     )
@@ -162,8 +211,9 @@ class StoreOps:
                         self.s["store_put"],
                         [
                             self.item_key(nse, key),
-                            f"{self.prefix}_keys:{{{nse}}}",
-                            self.ns_index,
+                            f"{self.prefix}_keys:{self.tag(nse)}",
+                            self.ns_index_of(nse),
+                            self.fence_of(nse),
                         ],
                         [
                             nse,
@@ -171,11 +221,10 @@ class StoreOps:
                             vbytes,
                             ttl_ms,
                             (vectors or {}).get((namespace, key), b""),
-                            f"{self.prefix}_seq",
-                            self.ns_order,
                             vtype,
                             self.prefix,
                             dims if (namespace, key) in (vectors or {}) else 0,
+                            stamp() if self.cluster else 0,
                         ],
                     )
                 )
@@ -187,12 +236,85 @@ class StoreOps:
                     raise reply
         return results
 
+    # -- a cluster: the calls that span namespaces, once per bucket -------------------------
+
+    def _spread(self, batch: Batch) -> Spread:
+        """Drives a one-server batch on a cluster: each round trip that holds a store_search or
+        store_namespaces call (named for the one-server listing) goes out with that call once
+        per bucket that exists, and gets back one merged reply in its place."""
+        reply: list[Any] | None = None
+        while True:
+            try:
+                rt = batch.send(reply)  # type: ignore[arg-type]
+            except StopIteration as stop:
+                return stop.value
+            spans = {
+                i
+                for i, c in enumerate(rt.cmds)
+                if isinstance(c, Eval) and c.script.name in SPANNING
+            }
+            if not spans:
+                reply = yield rt
+                continue
+            live = yield from self._buckets()
+            cmds: list[Eval | Cmd] = []
+            where: list[tuple[int, int]] = []
+            for i, c in enumerate(rt.cmds):
+                each = [self._in_bucket(c, b) for b in live] if i in spans else [c]
+                where.append((len(cmds), len(each)))
+                cmds += each  # type: ignore[arg-type]
+            got = (yield RoundTrip(cmds)) if cmds else []
+            reply = []
+            for i, (at, n) in enumerate(where):
+                part = got[at : at + n]
+                reply.append(self._merge(rt.cmds[i], part) if i in spans else part[0])
+
+    def _buckets(self) -> Generator[FanOut, list[Any], list[str]]:
+        """The bucket suffixes whose namespace listing exists, from every master."""
+        s = self.s["store_buckets"]
+        fan = s.cross if s.cross is not None else s
+
+        groups = group_suffixes()
+
+        def build(sfxs: list[str]) -> list[Eval | Cmd]:
+            mine = [b for b in sfxs if b in groups]
+            return [Eval(fan, [], [self.ns_index, ",".join(mine)])]
+
+        replies = yield FanOut(build)
+        return [_str(b) for per_master in replies for b in per_master[0]]
+
+    def _in_bucket(self, c: Eval, sfx: str) -> Eval:
+        """A spanning call for one bucket. A search's TTL re-arms and its one-call completion
+        of a short query page are left to the merge's reader (ops._search): one bucket cannot
+        know the page, so it re-arms nothing (ARGV[6] "0") and, in rank mode, is told an
+        offset (ARGV[4]) that rules the completion out."""
+        args = list(c.args)
+        if c.script.name == "store_search":
+            args[5] = "0"
+            if args[2] != "page":
+                args[3] = max(int(args[3]), 1)
+        return Eval(c.script, [f"{self.ns_index}{sfx}", f"{self.prefix}_fence{sfx}"], args)
+
+    @staticmethod
+    def _merge(c: Eval, parts: list[Any]) -> Any:
+        """The buckets' replies to one spanning call as one server's reply: namespaces
+        listed together; a search's rows (or rank blocks) in the order of the namespaces'
+        first seq, each namespace's rows in their own order, stopped if any bucket stopped,
+        and never armed (`_in_bucket`)."""
+        if c.script.name == "store_namespaces":
+            return [n for part in parts for n in part]
+        rows = [r for part in parts for r in (part[0] or [])]
+        rows.sort(key=lambda r: (int(r[1]), _str(r[0])))
+        stopped = max((int(part[1]) for part in parts), default=0)
+        dims = next((part[3] for part in parts if part[3]), None)
+        return [rows, stopped, 0, dims]
+
     def _get_call(self, nse: str, key: str, refresh: bool, query: bool = False) -> Eval:
         """store_get of one item; `query`: a query reading what it ranked (the namespace's
         version back, a missing item's entries forgotten)."""
         return Eval(
             self.s["store_get"],
-            [self.item_key(nse, key)],
+            [self.item_key(nse, key), self.ns_index_of(nse), self.fence_of(nse)],
             ["1" if refresh else "0", self.prefix, nse, enc(key), "1" if query else "0"],
         )
 
@@ -220,7 +342,7 @@ class StoreOps:
         cached = self.cache.held(nsp) if scored and held and self.cache is not None else []
         return Eval(
             self.s["store_search"],
-            [self.ns_index],
+            [self.ns_index, f"{self.prefix}_fence"],
             [
                 self.prefix,
                 nsp,
@@ -407,7 +529,7 @@ class StoreOps:
         return page, [kept[j] for j in before]
 
     def _columns(self, reply: Any, rank: bool) -> Columns | None:
-        """store_search-1.lua's candidates, column by column. A rank block's vectors come
+        """store_search-2.lua's candidates, column by column. A rank block's vectors come
         from the reply (and go into the cache) or, when the client named their version as
         held, from the cache, brought up to date with the reply's delta when the namespace
         changed since; None when the cache has dropped them since."""

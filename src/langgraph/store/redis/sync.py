@@ -7,25 +7,64 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-from langgraph.checkpoint.redis.ops import Cmd, Eval
-from langgraph.checkpoint.redis.sync import one, round_trip
+import redis.cluster as scluster
+from langgraph.checkpoint.redis import driver
+from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.store.base import Op, Result
 
-from .base import BaseRedisStore, refuse_cluster
+from .base import BaseRedisStore, check_loaded, dims_error, load_steps
 
 
 class RedisStore(BaseRedisStore):
-    """Long-term memory on any Redis 6.2+: one Lua script per put, a get or search in one round
-    trip, no modules. Same import path as langgraph-checkpoint-redis's RedisStore."""
+    """Long-term memory on any Redis 6.2+, Valkey, Sentinel or Redis Cluster: one Lua script per
+    put, a get or search in one round trip (two on a cluster), no modules. Same import path as
+    langgraph-checkpoint-redis's RedisStore."""
 
     def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(redis_url, **kwargs)
-        self._private: redis.Redis | None = None
-        if self._user_client is None:
-            self._private = redis.Redis.from_url(self._redis_url, **self._connection_args)
-            self.client: redis.Redis = self._private
+        self._private: Any = None
+        self._driver: driver.SyncDriver | None = None
+        user = self._user_client
+        if user is None:
+            url = str(self._redis_url)
+            if driver.is_sentinel_url(url):
+                self._private = driver.open_sentinel_sync(url, self._connection_args)
+            else:
+                self._private = redis.Redis.from_url(url, **self._connection_args)
+            self.client: Any = self._private
+        elif driver.is_cluster(user) and driver.decodes(user):
+            host, port = driver.startup(user)  # the same cluster, raw replies
+            self._private = self.client = scluster.RedisCluster(
+                host=host, port=port, **driver.cluster_kwargs(user)
+            )
         else:
-            self.client = self._user_client
+            self.client = user
+
+    def _connect(self) -> driver.SyncDriver:
+        """First use: a URL or a plain client that names a cluster node gets a cluster client
+        with the same options (driver.py), and the store the cluster's layout."""
+        if self._driver is not None:
+            return self._driver
+        url, args = self._redis_url, self._connection_args
+        if (
+            self._user_client is None
+            and not driver.is_sentinel_url(url)
+            and driver.probe_sync(str(url), args)
+        ):
+            self._private.close()
+            self._private = self.client = scluster.RedisCluster.from_url(
+                str(url), **driver.cluster_args(args)
+            )
+        elif (
+            self._user_client is not None
+            and driver.kind_of(self.client) == driver.ONE
+            and driver.cluster_enabled(_info(self.client))
+        ):
+            self._private = self.client = driver.twin_of_plain(self.client, scluster.RedisCluster)
+        d = driver.SyncDriver(self.client)
+        self._ops.cluster = d.kind == driver.CLUSTER
+        self._driver = d
+        return d
 
     @classmethod
     @contextmanager
@@ -42,15 +81,12 @@ class RedisStore(BaseRedisStore):
             self._private = None
 
     def setup(self) -> None:
-        """Loads the scripts, and readies the server's vector index where there is one and the
-        store has an `index` (idempotent). The store also works without it, scanning."""
-        try:  # (a managed service may refuse INFO: then it is not checked)
-            info: Any = self.client.info("cluster")
-        except redis.ResponseError:
-            info = {}
-        refuse_cluster(info)
-        for s in self._ops.s.values():
-            self.client.script_load(s.source)
+        """Loads the scripts (on every master of a cluster), and readies the server's vector
+        index where there is one and the store has an `index` (idempotent). The store also
+        works without it, scanning."""
+        d = self._connect()
+        fo, wanted = load_steps(self._ops, self._ops.cluster)
+        check_loaded(wanted, d.fan_out(fo))
         steps = self._index_steps()
         if steps is None:
             return
@@ -59,7 +95,8 @@ class RedisStore(BaseRedisStore):
             while True:
                 step = steps.send(reply)
                 try:
-                    reply = one(self.client, step if isinstance(step, Eval) else Cmd(step))
+                    c = step if isinstance(step, Eval) else Cmd(step)
+                    reply = d.round_trip(RoundTrip([c]))[0]
                 except redis.ResponseError as e:
                     reply = e
         except StopIteration as stop:
@@ -74,11 +111,18 @@ class RedisStore(BaseRedisStore):
             embedded = self.embeddings.embed_documents(list(texts))
             vectors, dims = self._pack_vectors(texts, embedded)
         queries = {q: self.embeddings.embed_query(q) for q in self._queries(ops)}  # type: ignore[union-attr]
+        d = self._connect()
         gen = self._ops.batch(ops, vectors, queries, dims)
         reply: list[Any] | None = None
         try:
             while True:
-                reply = round_trip(self.client, gen.send(reply))  # type: ignore[arg-type]
+                step = gen.send(reply)  # type: ignore[arg-type]
+                try:
+                    reply = d.fan_out(step) if isinstance(step, FanOut) else d.round_trip(step)
+                except redis.ResponseError as e:
+                    if (err := dims_error(e)) is e:
+                        raise
+                    raise err from None
         except StopIteration as stop:
             return stop.value
 
@@ -86,3 +130,11 @@ class RedisStore(BaseRedisStore):
         import asyncio
 
         return await asyncio.to_thread(self.batch, list(ops))
+
+
+def _info(client: Any) -> Any:
+    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
+    try:
+        return client.info("cluster")
+    except redis.ResponseError:
+        return {}

@@ -1,8 +1,13 @@
 --[[ store_search: the live items under a namespace prefix, for SearchOp, in one call; and,
   when this call can know which items the search returns, their TTLs re-armed in it.
 
-  KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical; read through
-                                               includes/store.lua's under(), with store_nsseq)
+  KEYS[1]  namespaces         store_ns<b>     (ZSET, score 0, lexical; read through
+                                               includes/store.lua's under(), with store_nsseq<b>;
+                                               <b> the bucket suffix, "" on one server)
+  KEYS[2]  the fence          store_fence<b>  never written: declared so that while the
+                                               bucket's slot migrates the server answers
+                                               TRYAGAIN/ASK before the script starts
+                                               (includes/store.lua: Buckets)
   ARGV[1]  the store prefix   ("store")
   ARGV[2]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
   ARGV[3]  mode: "page" for a search without a query (the matches in order, a page of them
@@ -37,10 +42,12 @@
   Re-arming: the page is known here when every returned row is sure. Page mode: rows offset+1 ..
   offset+limit. Rank mode: only when every candidate is returned (offset 0, at most limit of
   them); then their values come back too, so such a search is one call. Otherwise the client
-  scores, then fetches the winners with store_get-1.lua, which re-arms them as it reads them.
+  scores, then fetches the winners with store_get-3.lua, which re-arms them as it reads them.
   Expired items are removed on the way, with their entries (includes/store.lua). The items
-  of a namespace share its hash tag; different namespaces are different slots, so this script
-  is for standalone servers, like the checkpointer's list(None).
+  of a namespace share its hash tag; different namespaces are different slots, so on a
+  cluster this script reads one bucket (the namespaces of one slot) and the client calls it
+  for every bucket that exists, merging the replies in the same order (ops.StoreOps, with
+  re-arming left to the client: only the merge knows the page).
 
   Returns { rows, stopped, armed, dims }: dims, the dimensions of the store's vectors
   (store_dims, set by the first put of a vector), or false.
@@ -62,6 +69,7 @@
 ]]
 --@include store
 local prefix, p, mode = ARGV[1], ARGV[2], ARGV[3]
+bucket(prefix, KEYS[1])
 local offset, limit, refresh = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
 local rank, whole = mode == 'rank' or mode == 'verify', ARGV[8] == '1'
 local check = mode == 'verify'
@@ -260,4 +268,4 @@ if unsure == 0 and offset == 0 and count <= limit then
   armed = 1
 end
 for _, b in ipairs(blocks) do b[10] = nil end
-return {blocks, 0, armed, redis.call('GET', prefix .. '_dims')}
+return {blocks, 0, armed, redis.call('GET', prefix .. '_dims' .. SFX)}

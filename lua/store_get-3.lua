@@ -1,6 +1,12 @@
 --[[ store_get: one item of RedisStore, refreshing its TTL when asked, in one call.
 
   KEYS[1]  item hash          store:{N}:K
+  KEYS[2]  namespaces         store_ns<b>, N's bucket (includes/store.lua): declared so that
+                              the script knows the bucket's keys (and a cluster its slot)
+  KEYS[3]  the fence          store_fence<b>  never written: declared so that while the
+                                               bucket's slot migrates the server answers
+                                               TRYAGAIN/ASK before the script starts
+                                               (includes/store.lua: Buckets)
   ARGV[1]  "1" to refresh the item's TTL (GetOp.refresh_ttl, or a search's page), "0" not to
   ARGV[2]  the store prefix ("store")
   ARGV[3]  N, the encoded namespace
@@ -15,6 +21,7 @@
   { y, v, c, u, version or false } for a query.
 ]]
 --@include store
+bucket(ARGV[2], KEYS[2])
 local h = redis.call('HMGET', KEYS[1], 'y', 'v', 'c', 'u', 't')
 local nk = ns_keys(ARGV[2], ARGV[3])
 local query = ARGV[5] == '1'

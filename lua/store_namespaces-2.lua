@@ -1,6 +1,12 @@
 --[[ store_namespaces: the namespaces of RedisStore that hold a live item (ListNamespacesOp).
 
-  KEYS[1]  namespaces         store_ns        (ZSET, score 0, lexical)
+  KEYS[1]  namespaces         store_ns<b>     (ZSET, score 0, lexical; <b> the bucket suffix,
+                                               "" on one server; on a cluster the client
+                                               calls this once per bucket that exists)
+  KEYS[2]  the fence          store_fence<b>  never written: declared so that while the
+                                               bucket's slot migrates the server answers
+                                               TRYAGAIN/ASK before the script starts
+                                               (includes/store.lua: Buckets)
   ARGV[1]  the store prefix   ("store")
 
   A namespace is listed while its index holds a key (includes/store.lua: the forget() that
@@ -16,7 +22,8 @@
 ]]
 --@include store
 local prefix, now = ARGV[1], now_ms()
-for _, ns in ipairs(redis.call('ZRANGEBYSCORE', prefix .. '_nsdue', '-inf', now)) do
+bucket(prefix, KEYS[1])
+for _, ns in ipairs(redis.call('ZRANGEBYSCORE', prefix .. '_nsdue' .. SFX, '-inf', now)) do
   local nk = ns_keys(prefix, ns)
   expire(nk, now)
   local next = redis.call('ZRANGE', nk.deadlines, 0, 0, 'WITHSCORES')
