@@ -96,6 +96,7 @@ class StoreOps:
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
+        self._kept_groups: dict[int, tuple[list[str], str]] = {}
 
     # -- keys ------------------------------------------------------------------------
 
@@ -274,14 +275,23 @@ class StoreOps:
         s = self.s["store_buckets"]
         fan = s.cross if s.cross is not None else s
 
-        groups = group_suffixes()
-
         def build(sfxs: list[str]) -> list[Eval | Cmd]:
-            mine = [b for b in sfxs if b in groups]
-            return [Eval(fan, [], [self.ns_index, ",".join(mine)])]
+            return [Eval(fan, [], [self.ns_index, self._groups_of(sfxs)])]
 
         replies = yield FanOut(build)
         return [_str(b) for per_master in replies for b in per_master[0]]
+
+    def _groups_of(self, sfxs: list[str]) -> str:
+        """A master's group buckets, as store_buckets takes them, kept per slot list (the
+        driver's Masters hands out the same list until the topology changes)."""
+        kept = self._kept_groups.get(id(sfxs))
+        if kept is None or kept[0] is not sfxs:
+            groups = group_suffixes()
+            kept = (sfxs, ",".join(b for b in sfxs if b in groups))
+            if len(self._kept_groups) > 64:
+                self._kept_groups.clear()
+            self._kept_groups[id(sfxs)] = kept
+        return kept[1]
 
     def _in_bucket(self, c: Eval, sfx: str) -> Eval:
         """A spanning call for one bucket. A search's TTL re-arms and its one-call completion
