@@ -86,6 +86,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rpartition(".")[2]
     stack = ["stack"] if module.startswith("test_store") else []
     clusters = cluster_backends() if module in CLUSTER_MODULES else []
+    if module.startswith("test_store"):
+        # one Valkey cluster: the store's scripts on Redis 7's cluster (the cross-slot flag)
+        # and on more topologies are exercised by test_cluster_lane's store tests
+        clusters = clusters[:1]
     if metafunc.definition.get_closest_marker("one_server"):
         clusters = []
     if "backend" in metafunc.fixturenames:
