@@ -21,7 +21,7 @@ from langgraph.checkpoint.base import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 from . import driver
 from .base import BaseRedisSaver, derived_pool_kwargs
@@ -122,10 +122,7 @@ class AsyncRedisSaver(BaseRedisSaver):
             if driver.is_cluster(user):
                 if not driver.decodes(user):
                     return user
-                host, port = driver.startup(user)
-                self._private = speed_up_cluster(
-                    acluster.RedisCluster(host=host, port=port, **driver.cluster_kwargs(user))
-                )
+                self._private = speed_up_cluster(driver.raw_twin(user, acluster.RedisCluster))
                 return self._private
             user_pool = user.connection_pool
             kwargs = derived_pool_kwargs(user_pool)
@@ -191,7 +188,7 @@ class AsyncRedisSaver(BaseRedisSaver):
             self._user_client is not None
             and self.cluster_mode is None
             and driver.kind_of(self.client) == driver.ONE
-            and driver.cluster_enabled(await _cluster_info(self.client))
+            and driver.cluster_enabled(await driver.cluster_info_async(self.client))
         ):  # a plain client to a cluster node: the same options, as a cluster client
             self.cluster_mode = True
             if self._private is not None:
@@ -523,11 +520,3 @@ class AsyncRedisSaver(BaseRedisSaver):
 
     def sweep(self) -> int:
         return self._sync(self.asweep())
-
-
-async def _cluster_info(client: Any) -> Any:
-    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
-    try:
-        return await client.info("cluster")
-    except ResponseError:
-        return {}

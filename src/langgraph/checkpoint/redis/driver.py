@@ -122,6 +122,28 @@ def twin_of_plain(client: Any, cls: type) -> Any:
     return cls(host=host, port=port, **kw)
 
 
+def raw_twin(client: Any, cls: type) -> Any:
+    """A cluster client of class `cls` on the same cluster as the decoding `client`, with its
+    options (TLS, ACL user, password) and raw replies."""
+    host, port = startup(client)
+    return cls(host=host, port=port, **cluster_kwargs(client))
+
+
+def cluster_info_sync(client: Any) -> Any:
+    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
+    try:
+        return client.info("cluster")
+    except rx.ResponseError:
+        return {}
+
+
+async def cluster_info_async(client: Any) -> Any:
+    try:
+        return await client.info("cluster")
+    except rx.ResponseError:
+        return {}
+
+
 def startup(client: Any) -> tuple[str, int]:
     """A node to start a twin from: the default node of an initialized client, else one of
     the startup nodes it was built with (an asyncio client reads the topology lazily)."""

@@ -202,18 +202,14 @@ class Operations:
     def setup(self) -> Op[None]:
         """Caches the scripts on every server (each master of a cluster), checks its version,
         and records or checks the storage format and layout of this key space."""
-        wanted = list(self.s.values())
-        if self.cross_flag:
-            wanted += [x.cross for x in self.s.values() if x.cross is not None]
+        wanted = scripts.to_load(self.cross_flag)
 
         def build(_: list[str]) -> list[Eval | Cmd]:
             return [Cmd(("INFO", "server")), *(Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted)]
 
         for replies in (yield FanOut(build)):
             check_version(replies[0])
-            for x, sha in zip(wanted, replies[1:], strict=True):
-                if isinstance(sha, Exception) or _str(sha) != x.sha:
-                    raise RuntimeError(f"the server refused Lua script {x.name}: {sha}")
+            scripts.check_loaded(wanted, replies[1:])
         layout = LAYOUT_BUCKETS if self.cluster else LAYOUT_ONE
         meta = self.keys.meta
         replies = yield RoundTrip(

@@ -66,3 +66,19 @@ def load() -> dict[str, Script]:
     if not out:
         raise RuntimeError(f"no Lua scripts found in {root}")
     return out
+
+
+def to_load(cross: bool) -> list[Script]:
+    """What setup() loads on each server: every script, and on a cluster of Redis 7+ (`cross`)
+    the `allow-cross-slot-keys` twins of the fan-outs too."""
+    every = list(load().values())
+    return every + [x.cross for x in every if x.cross is not None] if cross else every
+
+
+def check_loaded(wanted: list[Script], shas: list[object]) -> None:
+    """SCRIPT LOAD's replies on one server, in `wanted`'s order: a refusal (or another SHA)
+    is raised with the script's name."""
+    for x, sha in zip(wanted, shas, strict=True):
+        got = sha.decode() if isinstance(sha, bytes) else sha
+        if isinstance(sha, Exception) or got != x.sha:
+            raise RuntimeError(f"the server refused Lua script {x.name}: {sha}")

@@ -83,10 +83,7 @@ class RedisSaver(BaseRedisSaver):
         if driver.is_cluster(user):
             if not driver.decodes(user):
                 return user
-            host, port = driver.startup(user)
-            self._private = scluster.RedisCluster(
-                host=host, port=port, **driver.cluster_kwargs(user)
-            )
+            self._private = driver.raw_twin(user, scluster.RedisCluster)
             return self._private
         kwargs_ = derived_pool_kwargs(user.connection_pool)
         if kwargs_ is None:
@@ -123,7 +120,7 @@ class RedisSaver(BaseRedisSaver):
             self._user_client is not None
             and self.cluster_mode is None
             and driver.kind_of(self.client) == driver.ONE
-            and driver.cluster_enabled(_cluster_info(self.client))
+            and driver.cluster_enabled(driver.cluster_info_sync(self.client))
         ):  # a plain client to a cluster node: the same options, as a cluster client
             self.cluster_mode = True
             if self._private is not None:
@@ -338,11 +335,3 @@ class RedisSaver(BaseRedisSaver):
 
     async def asweep(self) -> int:
         return await asyncio.to_thread(self.sweep)
-
-
-def _cluster_info(client: Any) -> Any:
-    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
-    try:
-        return client.info("cluster")
-    except redis.ResponseError:
-        return {}

@@ -13,10 +13,11 @@ from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.aio import one, pipelined
 from langgraph.checkpoint.redis.connection import speed_up_cluster
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
+from langgraph.checkpoint.redis.scripts import check_loaded
 from langgraph.store.base import Op, Result
 from redis.exceptions import ResponseError
 
-from .base import BaseRedisStore, check_loaded, dims_error, load_steps
+from .base import BaseRedisStore, dims_error, load_steps
 
 
 class AsyncRedisStore(BaseRedisStore):
@@ -27,10 +28,7 @@ class AsyncRedisStore(BaseRedisStore):
         user = self._user_client
         self._private: Any = None
         if user is not None and driver.is_cluster(user) and driver.decodes(user):
-            host, port = driver.startup(user)  # the same cluster, raw replies
-            self._private = speed_up_cluster(
-                acluster.RedisCluster(host=host, port=port, **driver.cluster_kwargs(user))
-            )
+            self._private = speed_up_cluster(driver.raw_twin(user, acluster.RedisCluster))
             user = self._private
         self._client: Any = user
         self._driver: driver.AsyncDriver | None = None
@@ -73,7 +71,7 @@ class AsyncRedisStore(BaseRedisStore):
             elif (
                 self._user_client is not None
                 and driver.kind_of(client) == driver.ONE
-                and driver.cluster_enabled(await _info(client))
+                and driver.cluster_enabled(await driver.cluster_info_async(client))
             ):
                 self._private = self._client = speed_up_cluster(
                     driver.twin_of_plain(client, acluster.RedisCluster)
@@ -107,8 +105,9 @@ class AsyncRedisStore(BaseRedisStore):
         index where there is one and the store has an `index` (idempotent). The store also
         works without it, scanning."""
         d = await self._connect()
-        fo, wanted = load_steps(self._ops, self._ops.cluster)
-        check_loaded(wanted, await d.fan_out(fo))
+        fo, wanted = load_steps(self._ops.cluster)
+        for shas in await d.fan_out(fo):
+            check_loaded(wanted, shas)
         steps = self._index_steps()
         if steps is None:
             return
@@ -173,11 +172,3 @@ class AsyncRedisStore(BaseRedisStore):
                 "loop runs; use the a* methods, or RedisStore in sync code"
             )
         return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
-
-
-async def _info(client: Any) -> Any:
-    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
-    try:
-        return await client.info("cluster")
-    except ResponseError:
-        return {}

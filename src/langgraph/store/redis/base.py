@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from langgraph.checkpoint.redis.base import TTL_KEYS
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut
-from langgraph.checkpoint.redis.scripts import Script
+from langgraph.checkpoint.redis.scripts import Script, to_load
 from langgraph.store.base import (
     BaseStore,
     IndexConfig,
@@ -29,25 +29,15 @@ from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
 
 
-def load_steps(ops: StoreOps, cluster: bool) -> tuple[FanOut, list[Script]]:
+def load_steps(cluster: bool) -> tuple[FanOut, list[Script]]:
     """setup()'s script loading: every script on every server (each master of a cluster, with
-    the `allow-cross-slot-keys` twins there); a refusal is raised with the script's name."""
-    wanted = list(ops.s.values())
-    if cluster:
-        wanted += [x.cross for x in ops.s.values() if x.cross is not None]
+    the `allow-cross-slot-keys` twins there); check the replies with scripts.check_loaded."""
+    wanted = to_load(cluster)
 
     def build(_: list[str]) -> list[Eval | Cmd]:
         return [Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted]
 
     return FanOut(build), wanted
-
-
-def check_loaded(wanted: list[Script], replies: list[list[Any]]) -> None:
-    for per_server in replies:
-        for x, sha in zip(wanted, per_server, strict=True):
-            got = sha.decode() if isinstance(sha, bytes) else sha
-            if isinstance(sha, Exception) or got != x.sha:
-                raise RuntimeError(f"the server refused Lua script {x.name}: {sha}")
 
 
 def dims_error(e: Exception) -> Exception:

@@ -10,9 +10,10 @@ import redis
 import redis.cluster as scluster
 from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
+from langgraph.checkpoint.redis.scripts import check_loaded
 from langgraph.store.base import Op, Result
 
-from .base import BaseRedisStore, check_loaded, dims_error, load_steps
+from .base import BaseRedisStore, dims_error, load_steps
 
 
 class RedisStore(BaseRedisStore):
@@ -33,10 +34,7 @@ class RedisStore(BaseRedisStore):
                 self._private = redis.Redis.from_url(url, **self._connection_args)
             self.client: Any = self._private
         elif driver.is_cluster(user) and driver.decodes(user):
-            host, port = driver.startup(user)  # the same cluster, raw replies
-            self._private = self.client = scluster.RedisCluster(
-                host=host, port=port, **driver.cluster_kwargs(user)
-            )
+            self._private = self.client = driver.raw_twin(user, scluster.RedisCluster)
         else:
             self.client = user
 
@@ -58,7 +56,7 @@ class RedisStore(BaseRedisStore):
         elif (
             self._user_client is not None
             and driver.kind_of(self.client) == driver.ONE
-            and driver.cluster_enabled(_info(self.client))
+            and driver.cluster_enabled(driver.cluster_info_sync(self.client))
         ):
             self._private = self.client = driver.twin_of_plain(self.client, scluster.RedisCluster)
         d = driver.SyncDriver(self.client)
@@ -85,8 +83,9 @@ class RedisStore(BaseRedisStore):
         index where there is one and the store has an `index` (idempotent). The store also
         works without it, scanning."""
         d = self._connect()
-        fo, wanted = load_steps(self._ops, self._ops.cluster)
-        check_loaded(wanted, d.fan_out(fo))
+        fo, wanted = load_steps(self._ops.cluster)
+        for shas in d.fan_out(fo):
+            check_loaded(wanted, shas)
         steps = self._index_steps()
         if steps is None:
             return
@@ -130,11 +129,3 @@ class RedisStore(BaseRedisStore):
         import asyncio
 
         return await asyncio.to_thread(self.batch, list(ops))
-
-
-def _info(client: Any) -> Any:
-    """INFO cluster, or {} where the server refuses INFO (some managed services)."""
-    try:
-        return client.info("cluster")
-    except redis.ResponseError:
-        return {}
