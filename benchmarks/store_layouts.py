@@ -6,13 +6,15 @@ Starts one embedded Valkey 9.1 and a 3-master Valkey 9.1 cluster on loopback
 (tests/cluster.py). Each run measures, each in a worker process (`--worker`), three stores:
 `base` (the store of git revision REV, checked out into a temporary worktree: the one-server
 figures before the change), `one` (this tree on the same Valkey) and `cluster` (this tree on
-the cluster). Workers run in turn within a run, so all three share the machine's noise;
+the cluster). Workers run in turn within a run (base and one swap places every other run),
+so all three share the machine's noise;
 the report gives, per workload, the median over runs of the rates and of the ratios
 one/base (standalone regression: 1.00 is none) and cluster/one.
 
 Workloads, on two shapes of namespace (`few`: 10 namespaces; `many`: `--n` namespaces of one
 item each, spread over every master on the cluster):
-  put       sequential put()s of ~200-byte JSON values
+  put       sequential put()s of ~200-byte JSON values; and `bytes/item`, the growth of
+            used_memory (summed over the masters of the cluster) per item put
   get       sequential get()s of those items
   search    search(prefix, filter={"kind": "a"}, limit=10) over all of them
   list_ns   list_namespaces(prefix=..., limit=100)
@@ -45,6 +47,27 @@ def _rate(fn: Any, n: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+def _used_memory(url: str) -> int:
+    """used_memory of the server at `url`, summed over the masters when it is a cluster."""
+    import redis
+    import redis.cluster
+
+    plain = redis.Redis.from_url(url)
+    try:
+        if str(plain.info("cluster").get("cluster_enabled", 0)) != "1":
+            return int(plain.info("memory")["used_memory"])
+    finally:
+        plain.close()
+    cl = redis.cluster.RedisCluster.from_url(url)
+    try:
+        return sum(
+            int(cl.get_redis_connection(node).info("memory")["used_memory"])
+            for node in cl.get_primaries()
+        )
+    finally:
+        cl.close()
+
+
 def worker(url: str, n: int, prefix: str) -> dict[str, float]:
     """Runs in the tree on sys.path (this one or the baseline's)."""
     from langgraph.store.redis import RedisStore
@@ -67,7 +90,9 @@ def worker(url: str, n: int, prefix: str) -> dict[str, float]:
             def list_ns(i: int, shape: str = shape) -> None:
                 assert store.list_namespaces(prefix=("b", shape), limit=100)
 
+            before = _used_memory(url)
             out[f"put {shape}"] = _rate(put, n)
+            out[f"bytes/item {shape}"] = (_used_memory(url) - before) / n
             out[f"get {shape}"] = _rate(get, n)
             out[f"search {shape}"] = _rate(search, 100)
             out[f"list_ns {shape}"] = _rate(list_ns, 100)
@@ -114,11 +139,14 @@ def main() -> None:
         runs: list[dict[str, dict[str, float]]] = []
         with Cluster(None, masters=3) as cl:
             for r in range(a.runs):
+                # base and one share the server: they take turns going first, so neither
+                # always meets the fuller key space
+                order = [("base", base / "src"), ("one", ROOT / "src")]
                 got = {
-                    "base": _run_worker(base / "src", one.url, a.n, f"b{r}"),
-                    "one": _run_worker(ROOT / "src", one.url, a.n, f"o{r}"),
-                    "cluster": _run_worker(ROOT / "src", cl.url, a.n, f"c{r}"),
+                    name: _run_worker(src, one.url, a.n, f"{name}{r}")
+                    for name, src in (order if r % 2 == 0 else order[::-1])
                 }
+                got["cluster"] = _run_worker(ROOT / "src", cl.url, a.n, f"c{r}")
                 runs.append(got)
                 print(f"run {r + 1}/{a.runs} done", file=sys.stderr)
         one.stop()
@@ -130,20 +158,26 @@ def main() -> None:
     def med(f: Any) -> float:
         return statistics.median(f(x) for x in runs)
 
+    def fmt(v: float) -> str:
+        return f"{v:,.0f}"
+
     lines = [
         f"RedisStore, one Valkey 9.1 (base = {a.baseline}, one = this tree) and a 3-master "
         f"Valkey 9.1 cluster (this tree), median of {a.runs} runs, "
         f"`python benchmarks/store_layouts.py --baseline {a.baseline} --runs {a.runs} "
         f"--n {a.n}`",
         "",
-        "| workload | base /s | one /s | cluster /s | one / base | cluster / one |",
+        "Rates are calls per second; `bytes/item` is bytes (smaller is better; its ratios are",
+        "ratios of bytes, not of rates).",
+        "",
+        "| workload | base | one | cluster | one / base | cluster / one |",
         "|---|---|---|---|---|---|",
     ]
     for k in runs[0]["one"]:
         lines.append(
-            f"| {k} | {med(lambda x, k=k: x['base'][k]):,.0f}"
-            f" | {med(lambda x, k=k: x['one'][k]):,.0f}"
-            f" | {med(lambda x, k=k: x['cluster'][k]):,.0f}"
+            f"| {k} | {fmt(med(lambda x, k=k: x['base'][k]))}"
+            f" | {fmt(med(lambda x, k=k: x['one'][k]))}"
+            f" | {fmt(med(lambda x, k=k: x['cluster'][k]))}"
             f" | {med(lambda x, k=k: x['one'][k] / x['base'][k]):.2f}x"
             f" | {med(lambda x, k=k: x['cluster'][k] / x['one'][k]):.2f}x |"
         )
