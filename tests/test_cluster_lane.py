@@ -759,7 +759,8 @@ async def test_store_slot_migration_while_puts_run(server: str) -> None:
         source = cl.slot_owner(target)
         dest = next(m for m in cl.masters() if m is not source)
         moved: list[int] = []
-        done = asyncio.Event()
+        puts: list[int] = []
+        done, warm = asyncio.Event(), asyncio.Event()
         mem = InMemoryStore()
 
         def move() -> None:
@@ -784,9 +785,13 @@ async def test_store_slot_migration_while_puts_run(server: str) -> None:
                     got = await store.aget(ns, f"w{w}")
                     assert got is not None and got.value == {"w": w, "i": i}
                     i += 1
+                    puts.append(w)
+                    if len(puts) >= 24:
+                        warm.set()
                     await asyncio.sleep(0)
 
             async def mover() -> None:
+                await warm.wait()  # the writers' keys are in the slot before it moves
                 await asyncio.to_thread(move)
                 done.set()
 

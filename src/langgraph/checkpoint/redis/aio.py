@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -21,9 +20,9 @@ from langgraph.checkpoint.base import (
 )
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import NoScriptError
 
 from . import driver
+from .autopipe import AutoPipe, one
 from .base import BaseRedisSaver, derived_pool_kwargs
 from .connection import speed_up, speed_up_cluster
 from .ops import (
@@ -35,9 +34,7 @@ from .ops import (
     Op,
     RoundTrip,
     needs_resend,
-    resend,
     sent,
-    wire,
 )
 
 T = TypeVar("T")
@@ -45,17 +42,6 @@ T = TypeVar("T")
 DEFAULT_MAX_CONNECTIONS = 64
 """Connections of a pool we create. The pool blocks (queues) at this size rather than raising
 MaxConnectionsError, so 500 concurrent graphs wait their turn instead of failing."""
-
-
-async def one(client: aredis.Redis, c: Eval | Cmd) -> Any:
-    """One command; a script the server lost (NOSCRIPT) is sent again whole (sync.one's
-    twin, also AsyncRedisStore's)."""
-    try:
-        return await client.execute_command(*wire(c))
-    except NoScriptError:
-        if not isinstance(c, Eval):
-            raise
-        return await client.execute_command(*resend(c))
 
 
 async def pipelined(client: aredis.Redis, rt: RoundTrip) -> list[Any]:
@@ -77,17 +63,6 @@ def _retry() -> Retry:
     return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=3)
 
 
-class _Pipe:
-    """Auto-pipelining state: calls waiting for the next flush, and how many sends are out."""
-
-    __slots__ = ("busy", "queue", "tasks")
-
-    def __init__(self) -> None:
-        self.queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]] = []
-        self.busy = 0
-        self.tasks: set[asyncio.Future[None]] = set()
-
-
 class AsyncRedisSaver(BaseRedisSaver):
     """A LangGraph checkpointer on any Redis 6.2+ (Redis, Valkey, managed services), one Lua
     script call per step.
@@ -103,7 +78,7 @@ class AsyncRedisSaver(BaseRedisSaver):
         self._private: aredis.Redis | None = None
         self._gate: asyncio.Semaphore | None = None
         self._driver: driver.AsyncDriver | None = None
-        self._pipe = _Pipe()  # shared by copies (with_allowlist), like the client
+        self._pipe = AutoPipe()  # shared by copies (with_allowlist), like the client
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection ----------------------------------------------------------------------
@@ -197,17 +172,18 @@ class AsyncRedisSaver(BaseRedisSaver):
                 driver.twin_of_plain(self.client, acluster.RedisCluster)
             )
         client = self.client
-        d = driver.AsyncDriver(client, self._gated, self._one)
+        d = driver.AsyncDriver(client, self._gated)
         d.wait = self._wait
+        await d.start()
         if d.kind == driver.CLUSTER:
-            self._ops.cluster = self._ops.cross_flag = True
-            if self._gate is None:
-                self._gate = asyncio.Semaphore(DEFAULT_MAX_CONNECTIONS)
+            self._ops.cluster, self._ops.cross_flag = True, d.cross
         self._driver = d
         return d
 
     async def aclose(self) -> None:
         """Close what we opened; a client the user passed in stays open."""
+        if self._driver is not None:
+            await self._driver.aclose()  # its own connections to a cluster's masters
         if self._private is not None:
             await self._private.aclose()
             self._private = None
@@ -234,75 +210,8 @@ class AsyncRedisSaver(BaseRedisSaver):
     # -- driver --------------------------------------------------------------------------
 
     async def _one(self, c: Eval | Cmd) -> Any:
-        """One command. When nothing else is in flight it is sent at once; otherwise it joins
-        the commands issued in the same turn of the event loop, sent as one pipeline
-        (auto-pipelining): concurrent graphs and LangGraph's background writes then share
-        round trips and system calls, and a lone caller pays nothing for it."""
-        p = self._pipe
-        if not p.busy and not p.queue:
-            p.busy += 1
-            try:
-                return await self._direct(c)
-            finally:
-                p.busy -= 1
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        p.queue.append((c, fut))
-        if len(p.queue) == 1:
-            loop.call_soon(self._flush, p)
-        return await fut
-
-    def _flush(self, p: _Pipe) -> None:
-        batch = p.queue[:]
-        p.queue.clear()
-        task = asyncio.ensure_future(self._send_batch(p, batch))
-        p.tasks.add(task)
-        task.add_done_callback(p.tasks.discard)
-
-    async def _send_batch(
-        self, p: _Pipe, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]
-    ) -> None:
-        p.busy += 1
-        try:
-            await self._send_batch_now(batch)
-        finally:
-            p.busy -= 1
-
-    async def _send_batch_now(self, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
-        try:
-            if len(batch) == 1:
-                replies = [await self._direct(batch[0][0])]
-            else:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for c, _ in batch:
-                        pipe.execute_command(*wire(c))
-                    replies = await pipe.execute(raise_on_error=False)
-        except BaseException as e:  # handed to every waiter, never lost
-            for _, fut in batch:
-                if fut.done():
-                    continue
-                if isinstance(e, asyncio.CancelledError):
-                    fut.cancel()
-                else:
-                    fut.set_exception(e)
-            if not isinstance(e, Exception):
-                raise
-            return
-        for (c, fut), r in zip(batch, replies, strict=True):
-            if fut.done():  # the caller was cancelled
-                continue
-            if isinstance(r, NoScriptError) and isinstance(c, Eval):
-                try:
-                    r = await self.client.execute_command(*resend(c))
-                except Exception as e:
-                    r = e
-            if isinstance(r, Exception):
-                fut.set_exception(r)
-            else:
-                fut.set_result(r)
-
-    async def _direct(self, c: Eval | Cmd) -> Any:
-        return await one(self.client, c)
+        """One command through the saver's auto-pipeline (autopipe.py)."""
+        return await self._pipe.one(self.client, c)
 
     async def _round_trip(self, rt: RoundTrip | FanOut) -> list[Any]:
         d = self._driver or await self._connect()
@@ -310,9 +219,6 @@ class AsyncRedisSaver(BaseRedisSaver):
             return await d.fan_out(rt)
         if d.kind == driver.ONE and d.wait is None:
             return await self._gated(rt)
-        if d.kind == driver.ONE:
-            async with self._gate or contextlib.nullcontext():
-                return await d.round_trip(rt)
         if self._gate is None:
             return await d.round_trip(rt)
         async with self._gate:

@@ -41,6 +41,7 @@ import redis.sentinel as ssentinel
 from redis import exceptions as rx
 
 from .keys import bucket_suffixes
+from .nodes import AsyncNodes, Link, sync_route
 from .ops import Cmd, Eval, FanOut, RoundTrip, needs_resend, resend, wire
 
 RETRY_WINDOW = 30.0
@@ -210,6 +211,16 @@ def open_sentinel_async(url: str, args: dict[str, Any]) -> aredis.Redis:
 
 def cluster_enabled(info: Any) -> bool:
     return isinstance(info, dict) and str(info.get("cluster_enabled", "0")) == "1"
+
+
+def takes_flags(info: Any) -> bool:
+    """Whether a server (by its INFO server) takes `#!lua flags=...` lines: Redis 7.0 and
+    newer, and Valkey (which reports redis_version 7.2.4). Unknown: taken for a new server."""
+    version = str(info.get("redis_version", "")) if isinstance(info, dict) else ""
+    try:
+        return int(version.split(".")[0]) >= 7
+    except ValueError:
+        return True
 
 
 def probe_sync(url: str, args: dict[str, Any]) -> bool:
@@ -435,11 +446,6 @@ def settle_wait(
     return False
 
 
-def _slot_of(client: Any, rt: RoundTrip) -> int:
-    first = next(c for c in rt.cmds if isinstance(c, Eval) and c.keys)
-    return int(client.keyslot(first.keys[0]))
-
-
 def _raw_pipeline_sync(client: Any, args: list[tuple[Any, ...]]) -> list[Any]:
     with client.pipeline(transaction=False) as pipe:
         for a in args:
@@ -456,6 +462,19 @@ class SyncDriver:
         self._masters = Masters()
         self.wait: tuple[int, int] | None = None
         """(replicas, timeout ms) from wait_replicas=, or None."""
+        self.cross = False
+        """See AsyncDriver.cross."""
+
+    def start(self) -> None:
+        """On a cluster: whether its servers take script flags (INFO of one master)."""
+        if self.kind != CLUSTER:
+            return
+        node = self._masters.of(self.client)[0][0]
+        try:
+            info = self.client.get_redis_connection(node).info("server")
+        except rx.ResponseError:
+            info = {}
+        self.cross = takes_flags(info)
 
     def round_trip(self, rt: RoundTrip) -> list[Any]:
         if self.wait is not None and writes(rt):
@@ -464,9 +483,33 @@ class SyncDriver:
             from .sync import round_trip
 
             return round_trip(self.client, rt)
-        replies = self._retrying(lambda cmds: pipeline_sync(self.client, cmds), rt.cmds)
+        send = self._on_masters if self.kind == CLUSTER else self._on_client
+        replies = self._retrying(send, rt.cmds)
         _check(rt.cmds, replies)
         return replies
+
+    def _on_client(self, cmds: list[Eval | Cmd]) -> list[Any]:
+        return pipeline_sync(self.client, cmds)
+
+    def _on_masters(self, cmds: list[Eval | Cmd]) -> list[Any]:
+        """Each command to its slot's master (nodes.py), one pipeline per master."""
+        if len(cmds) == 1:
+            return pipeline_sync(sync_route(self.client, cmds[0]), cmds)
+        groups: dict[int, tuple[Any, list[int]]] = {}
+        for i, c in enumerate(cmds):
+            conn = sync_route(self.client, c)
+            groups.setdefault(id(conn), (conn, []))[1].append(i)
+        out: list[Any] = [None] * len(cmds)
+        for conn, idx in groups.values():
+            try:
+                got = pipeline_sync(conn, [cmds[i] for i in idx])
+            except rx.RedisError as e:
+                if not retryable(e):
+                    raise
+                got = [e] * len(idx)
+            for i, r in zip(idx, got, strict=True):
+                out[i] = r
+        return out
 
     def fan_out(self, fo: FanOut) -> list[list[Any]]:
         if self.kind != CLUSTER:
@@ -498,11 +541,10 @@ class SyncDriver:
         deadline = time.monotonic() + RETRY_WINDOW
         attempt = 0
         while True:
-            target = self.client
-            if self.kind == CLUSTER:
-                node = self.client.nodes_manager.get_node_from_slot(_slot_of(self.client, rt))
-                target = self.client.get_redis_connection(node)
             try:
+                target = (
+                    sync_route(self.client, rt.cmds[0]) if self.kind == CLUSTER else self.client
+                )
                 replies = _raw_pipeline_sync(target, args)
             except rx.RedisError as e:
                 if self.kind == ONE or not retryable(e) or time.monotonic() > deadline:
@@ -587,36 +629,42 @@ async def pipeline_async(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:
     return out
 
 
-async def _on_node(client: Any, node: Any, cmds: list[Eval | Cmd]) -> list[Any]:
-    """Commands to one node of an async cluster client, concurrently on its pool."""
-
-    async def each(c: Eval | Cmd) -> Any:
-        try:
-            return await one_async(client, c, target_nodes=node)
-        except rx.RedisError as e:
-            return e
-
-    return list(await asyncio.gather(*(each(c) for c in cmds)))
-
-
 class AsyncDriver:
     """SyncDriver's twin for asyncio clients; `send` is the saver's own round trip (which
-    auto-pipelines), used as it is on one server."""
+    auto-pipelines), used as it is on one server. On a cluster every command goes to its
+    slot's master through a client of ours (nodes.py), auto-pipelined per master."""
 
     def __init__(
         self,
         client: Any,
         send: Callable[[RoundTrip], Awaitable[list[Any]]],
-        one: Callable[[Eval | Cmd], Awaitable[Any]] | None = None,
     ) -> None:
         self.client = client
         self.kind = kind_of(client)
         self._send = send
-        self._one = one
-        """The saver's auto-pipelined single command: on a cluster, concurrent one-command
-        round trips go out as one cluster pipeline (split per node by the client)."""
         self._masters = Masters()
+        self._nodes = AsyncNodes(client) if self.kind == CLUSTER else None
         self.wait: tuple[int, int] | None = None
+        self.cross = False
+        """The masters take `#!lua flags=allow-cross-slot-keys` (a cluster of Redis 7.0+ or
+        Valkey; Redis 6.2 knows no flags and lets a script read any key of its node)."""
+
+    async def start(self) -> None:
+        """On a cluster: the slot map, and whether its servers take script flags (INFO of one
+        master). No I/O elsewhere."""
+        if self._nodes is None:
+            return
+        await self._ready()
+        node = self._masters.of(self.client)[0][0]
+        try:
+            info = await self._nodes.link(node).client.info("server")
+        except rx.ResponseError:  # a service that refuses INFO: a current server
+            info = {}
+        self.cross = takes_flags(info)
+
+    async def aclose(self) -> None:
+        if self._nodes is not None:
+            await self._nodes.aclose()
 
     async def round_trip(self, rt: RoundTrip) -> list[Any]:
         if self.wait is not None and writes(rt):
@@ -628,16 +676,16 @@ class AsyncDriver:
         return replies
 
     async def fan_out(self, fo: FanOut) -> list[list[Any]]:
-        if self.kind != CLUSTER:
+        if self._nodes is None:
             return [await self.round_trip(RoundTrip(fo.build([""])))]
+        nodes = self._nodes
         await self._ready()
         deadline = time.monotonic() + RETRY_WINDOW
         attempt = 0
         while True:
-            targets = self._masters.of(self.client)
-            built = [(node, fo.build(sfx)) for node, sfx in targets]
+            built = [(nodes.link(n), fo.build(sfx)) for n, sfx in self._masters.of(self.client)]
             try:
-                out = await asyncio.gather(*(_on_node(self.client, n, c) for n, c in built))
+                out = await asyncio.gather(*(_on_link(link, c) for link, c in built))
                 for (_, cmds), replies in zip(built, out, strict=True):
                     _check(cmds, replies)
                 return list(out)
@@ -649,25 +697,20 @@ class AsyncDriver:
                 await self._refresh()
 
     async def _waiting(self, rt: RoundTrip, wait: tuple[int, int]) -> list[Any]:
-        """SyncDriver._waiting's twin: on a cluster every command of the pipeline is aimed at
-        the thread's node, so the client sends them on one of its connections."""
+        """SyncDriver._waiting's twin: on a cluster the pipeline goes to the thread's master
+        on one connection of ours."""
         args = waited(rt, wait)
         await self._ready()
         deadline = time.monotonic() + RETRY_WINDOW
         attempt = 0
         while True:
             try:
-                if self.kind == CLUSTER:
-                    node = self.client.nodes_manager.get_node_from_slot(_slot_of(self.client, rt))
-                    async with self.client.pipeline(transaction=False) as pipe:
-                        for a in args:
-                            pipe.execute_command(*a, target_nodes=node)
-                        replies = list(await pipe.execute(raise_on_error=False))
-                else:
-                    async with self.client.pipeline(transaction=False) as pipe:
-                        for a in args:
-                            pipe.execute_command(*a)
-                        replies = list(await pipe.execute(raise_on_error=False))
+                nodes = self._nodes
+                target = self.client if nodes is None else nodes.route(rt.cmds[0]).client
+                async with target.pipeline(transaction=False) as pipe:
+                    for a in args:
+                        pipe.execute_command(*a)
+                    replies = list(await pipe.execute(raise_on_error=False))
             except rx.RedisError as e:
                 if self.kind == ONE or not retryable(e) or time.monotonic() > deadline:
                     raise
@@ -681,12 +724,14 @@ class AsyncDriver:
                 await self._refresh()
 
     async def _ready(self) -> None:
-        """An asyncio cluster client reads the topology at its first command; a fan-out (or a
-        WAIT aimed at a node) needs the slot map before that."""
+        """An asyncio cluster client reads the topology at its first command; routing needs
+        the slot map before that."""
         if self.kind == CLUSTER and not self.client.nodes_manager.slots_cache:
             await self.client.initialize()
 
     async def _refresh(self) -> None:
+        """Re-read the slot map (concurrent callers share one CLUSTER SLOTS: redis-py's nodes
+        manager lets one refresh through and the others find it done)."""
         if self.kind == CLUSTER:
             self._masters.forget()
             try:
@@ -695,16 +740,32 @@ class AsyncDriver:
                 pass
 
     async def _send_some(self, cmds: list[Eval | Cmd]) -> list[Any]:
-        if self.kind == SENTINEL:
+        nodes = self._nodes
+        if nodes is None:  # Sentinel
             return await self._send(RoundTrip(cmds))
-        if len(cmds) == 1 and self._one is not None:
+        if not nodes.cluster.nodes_manager.slots_cache:
+            await self._ready()
+        if len(cmds) == 1:
+            link = nodes.route(cmds[0])
             try:
-                return [await self._one(cmds[0])]
+                return [await link.pipe.one(link.client, cmds[0])]
             except rx.RedisError as e:
                 if not retryable(e):
                     raise
                 return [e]
-        return await pipeline_async(self.client, cmds)
+        groups: dict[str, tuple[Link, list[int]]] = {}
+        for i, c in enumerate(cmds):
+            link = nodes.route(c)
+            groups.setdefault(str(id(link)), (link, []))[1].append(i)
+        out: list[Any] = [None] * len(cmds)
+
+        async def each(link: Link, idx: list[int]) -> None:
+            got = await _on_link(link, [cmds[i] for i in idx])
+            for i, r in zip(idx, got, strict=True):
+                out[i] = r
+
+        await asyncio.gather(*(each(link, idx) for link, idx in groups.values()))
+        return out
 
     async def _retrying(self, cmds: list[Eval | Cmd]) -> list[Any]:
         deadline = time.monotonic() + RETRY_WINDOW
@@ -729,3 +790,17 @@ class AsyncDriver:
             await asyncio.sleep(_pause(attempt))
             attempt += 1
             await self._refresh()
+
+
+async def _on_link(link: Link, cmds: list[Eval | Cmd]) -> list[Any]:
+    """Commands to one master, errors as values: one through its auto-pipeline, several as
+    one pipeline."""
+    if len(cmds) == 1:
+        try:
+            return [await link.pipe.one(link.client, cmds[0])]
+        except rx.RedisError as e:
+            return [e]
+    try:
+        return await pipeline_async(link.client, cmds)
+    except rx.RedisError as e:
+        return [e] * len(cmds)

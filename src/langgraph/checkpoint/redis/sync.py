@@ -128,8 +128,9 @@ class RedisSaver(BaseRedisSaver):
             self._private = self.client = driver.twin_of_plain(self.client, scluster.RedisCluster)
         d = driver.SyncDriver(self.client)
         d.wait = self._wait
+        d.start()
         if d.kind == driver.CLUSTER:
-            self._ops.cluster = self._ops.cross_flag = True
+            self._ops.cluster, self._ops.cross_flag = True, d.cross
         self._driver = d
         return d
 
