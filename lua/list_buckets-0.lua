@@ -1,7 +1,7 @@
 --[[ list_buckets: one page of list(None) from the buckets of one server (or one master).
 
   This replaces a RediSearch query with sorted sets. Each bucket (keys.py: "" on one server,
-  ":{b}" per slot on a cluster) has its cross-thread index `checkpoint_all<sfx>` and, per
+  ":{g}" per group of 16 slots on a cluster) has its cross-thread index `checkpoint_all<sfx>` and, per
   indexed metadata value, `checkpoint_by<sfx>:<key>:<value>`; members are "C\nT\nN", in lexical
   (= time) order of C. The script merges the buckets newest first: a heap of bucket heads,
   compared byte by byte as Redis orders them (Lua's `<` follows the server's locale). In each
@@ -9,8 +9,9 @@
   value; a bucket missing one of the filter's values holds no match and is skipped.
 
   No KEYS: the keys are built from the suffixes. On a cluster the driver sends the variant with
-  `#!lua flags=allow-cross-slot-keys` to each master, with the buckets of the slots it owns;
-  all of them are on that node, where the script reads them (and removes stale entries).
+  `#!lua flags=allow-cross-slot-keys` to each master, with the buckets of the groups whose
+  first slot it owns; all of them are on that node, where the script reads them (and removes
+  stale entries).
 
   ARGV[1]  the checkpoint key prefix        ("checkpoint")
   ARGV[2]  the writes key prefix            ("checkpoint_write")
@@ -21,8 +22,8 @@
            namespace (the ancestors kept for DeltaChannel replay are not listed)
   ARGV[7]  nb, the number of buckets
   ARGV[8]  their suffixes, joined by "," (one argument: a master of a 3-master cluster has
-           5,461 buckets, and one long argument costs the client and the server far less
-           than 5,461 short ones); "" with nb = 1 on one server
+           ~341 buckets, and one long argument costs the client and the server less than
+           341 short ones); "" with nb = 1 on one server
   ARGV[9]  ny, the number of indexed filter values; then ny names "<key>:<value>" (encoded)
   then     filter pairs ("f:<key>", encoded value), checked on each candidate's hash
 
@@ -68,6 +69,26 @@ local function before(a, b)
   return #a < #b
 end
 
+-- A cursor's head weighed: its first 18 bytes as three exact numbers (6 bytes each, base 257,
+-- 0 past the end), so that most comparisons of heads are three numeric ones; only heads that
+-- share 18 bytes are compared byte by byte (`before`). Creating substrings, as `before` does,
+-- is what a Lua comparison of strings costs here.
+local function weigh(s)
+  local b = {string.byte(s.buf[s.pos], 1, 18)}
+  local x1, x2, x3 = 0, 0, 0
+  for i = 1, 6 do x1 = x1 * 257 + (b[i] or -1) + 1 end
+  for i = 7, 12 do x2 = x2 * 257 + (b[i] or -1) + 1 end
+  for i = 13, 18 do x3 = x3 * 257 + (b[i] or -1) + 1 end
+  s.k1, s.k2, s.k3 = x1, x2, x3
+end
+
+local function below(s, t)  -- s's head sorts before t's (memcmp order)
+  if s.k1 ~= t.k1 then return s.k1 < t.k1 end
+  if s.k2 ~= t.k2 then return s.k2 < t.k2 end
+  if s.k3 ~= t.k3 then return s.k3 < t.k3 end
+  return before(s.buf[s.pos], t.buf[t.pos])
+end
+
 -- one bucket's cursor: a buffer of members fetched `chunk` at a time, newest first
 local function refill(s)
   local got = redis.call('ZREVRANGEBYLEX', s.key, s.upper, '-', 'LIMIT', 0, s.chunk)
@@ -94,24 +115,23 @@ for i = 1, #sfxs do
       if size == nil or n < size then key, size = k, n end
     end
   end
-  if key then  -- (a cursor, and the bucket's other key names, only where there are members)
-    -- (on a cluster most buckets are empty: EXISTS answers that faster than a range)
-    local got = (nb == 1 or redis.call('EXISTS', key) == 1)
-      and redis.call('ZREVRANGEBYLEX', key, upper, '-', 'LIMIT', 0, first_chunk) or {}
+  if key then  -- (a cursor only where there are members; a missing key reads as empty)
+    local got = redis.call('ZREVRANGEBYLEX', key, upper, '-', 'LIMIT', 0, first_chunk)
     if #got > 0 then
-      heap[#heap + 1] = {key = key, G = globals(prefix, wprefix, true, sfx), buf = got, pos = 1,
-        done = #got < first_chunk, upper = '(' .. got[#got], chunk = math.min(first_chunk * 2, 256)}
+      local s = {key = key, sfx = sfx, buf = got, pos = 1, done = #got < first_chunk,
+        upper = '(' .. got[#got], chunk = math.min(first_chunk * 2, 256)}
+      weigh(s)
+      heap[#heap + 1] = s
     end
   end
 end
 
-local function head(s) return s.buf[s.pos] end
 local function sift(i)
   local n = #heap
   while true do
     local l, r, m = 2 * i, 2 * i + 1, i
-    if l <= n and before(head(heap[m]), head(heap[l])) then m = l end
-    if r <= n and before(head(heap[m]), head(heap[r])) then m = r end
+    if l <= n and below(heap[m], heap[l]) then m = l end
+    if r <= n and below(heap[m], heap[r]) then m = r end
     if m == i then return end
     heap[i], heap[m] = heap[m], heap[i]
     i = m
@@ -122,17 +142,18 @@ for i = math.floor(#heap / 2), 1, -1 do sift(i) end
 local rows, scanned, sweep_left, last = {}, 0, 2000, nil
 while #heap > 0 and #rows < page and scanned < budget do
   local s = heap[1]
-  local m = head(s)
+  local m = s.buf[s.pos]
   scanned = scanned + 1
   last = m
   local parts = split(m)
   local cid, t, ns = parts[1], parts[2], parts[3]
-  local B = thread_of(prefix, wprefix, t)
+  local B = thread_of(prefix, wprefix, t, s.sfx)
   if redis.call('HEXISTS', B.cp .. ns .. ':' .. cid, 'd') == 0 then
+    local G = globals(prefix, wprefix, true, s.sfx)
     redis.call('ZREM', s.key, m)
-    redis.call('ZREM', s.G.all, m)
+    redis.call('ZREM', G.all, m)
     if sweep_left > 0 and redis.call('EXISTS', B.ns_set) == 0 then
-      sweep_left = sweep_left - sweep_thread(s.G, t, math.min(256, sweep_left))
+      sweep_left = sweep_left - sweep_thread(G, t, math.min(256, sweep_left))
     end
   elseif shallow and redis.call('ZREVRANGE', B.idx .. ns, 0, 0)[1] ~= cid then
     -- kept for DeltaChannel replay only
@@ -144,6 +165,8 @@ while #heap > 0 and #rows < page and scanned < budget do
   if s.pos > #s.buf and (s.done or not refill(s)) then
     heap[1] = heap[#heap]
     heap[#heap] = nil
+  else
+    weigh(s)
   end
   if #heap > 0 then sift(1) end
 end

@@ -37,7 +37,7 @@ from typing import Any
 
 import redis
 from langgraph.checkpoint.redis.codec import blob_field, unpack_checkpoint
-from langgraph.checkpoint.redis.keys import KeySpace, bucket_of, enc
+from langgraph.checkpoint.redis.keys import KeySpace, Thread, bucket_of, enc, group_tag
 from langgraph.checkpoint.redis.scripts import CROSS_SLOT
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -574,14 +574,48 @@ _BUCKETED = re.compile(
 )
 
 
+_GROUPED = re.compile(
+    r"^(?P<head>[^{}]+:)(?P<g>\{[0-9a-zA-Z]{1,3}\})(?P<t>[^:{}]+)(?P<rest>(?::.*)?)$"
+)
+
+
+def keys_of(raw: Any, thread: str, prefix: str = "checkpoint") -> Thread:
+    """A thread's key names as the saver on `raw`'s server writes them: `{T}` on one server,
+    `{g}T` on a cluster (keys.py)."""
+    return KeySpace(prefix, f"{prefix}_write").thread(thread, isinstance(raw, RedisCluster))
+
+
+def tagged(raw: Any, thread: str) -> str:
+    """The part of a thread's key names that names it: "{T}", or "{g}T" on a cluster."""
+    return keys_of(raw, thread).ns_set.partition(":")[2]
+
+
+def of_thread(key: str | bytes, part: str) -> bool:
+    """Whether a key name belongs to the thread whose `tagged` part is `part` (a thread id
+    may be a prefix of another's)."""
+    k = key.decode() if isinstance(key, bytes) else key
+    return k.endswith(part) or part + ":" in k
+
+
 def unbucket(keys: dict[str, Key], prefix: str) -> tuple[dict[str, Key], list[str]]:
-    """The cluster layout's per-slot index keys (keys.py's buckets) merged back into the
-    one-server names, after checking that every entry sits in its own thread's bucket; the
-    ledgers' index names are rewritten alike. On one server this changes nothing."""
+    """The cluster layout (keys.py's groups) folded back into the one-server names: a thread's
+    keys `{g}T` become `{T}` after checking that g is the thread's group, and the per-group
+    index keys are merged, after checking that every entry sits in its own thread's bucket;
+    the ledgers' index names are rewritten alike. On one server this changes nothing."""
     errors: list[str] = []
     out: dict[str, Key] = {}
     renamed: dict[str, str] = {}
+    grouped: dict[str, Key] = {}
     for name, key in keys.items():
+        g = _GROUPED.match(name)
+        if g and g.group("head").startswith(prefix):
+            t = g.group("t")
+            if group_tag(t) != g.group("g"):
+                errors.append(f"{name!r}: thread {t!r} outside its group {group_tag(t)}")
+            grouped[g.group("head") + "{" + t + "}" + g.group("rest")] = key
+            continue
+        grouped[name] = key
+    for name, key in grouped.items():
         m = _BUCKETED.match(name)
         if not m or not m.group("base").startswith(prefix + "_"):
             out[name] = key

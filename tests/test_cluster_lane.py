@@ -30,7 +30,7 @@ from langgraph.checkpoint.redis import (
     RedisSaver,
     ShallowRedisSaver,
 )
-from langgraph.checkpoint.redis.keys import slot, tag
+from langgraph.checkpoint.redis.keys import group_tag, slot, tag
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
@@ -78,12 +78,22 @@ def cfg(thread: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread}, "recursion_limit": 10_000}
 
 
+def group_slot(encoded: str) -> int:
+    """The slot of a thread's keys and index entries on a cluster, from its encoded id: the
+    first slot of its group (keys.py)."""
+    return slot(group_tag(encoded)[1:-1])
+
+
+def thread_slot(thread: str) -> int:
+    return group_slot(tag(thread))
+
+
 def threads_in_slot(target: int, count: int, prefix: str) -> list[str]:
     """`count` thread ids whose keys (and index buckets) live in slot `target`."""
     found, i = [], 0
     while len(found) < count:
         t = f"{prefix}{i}"
-        if slot(tag(t)) == target:
+        if thread_slot(t) == target:
             found.append(t)
         i += 1
     return found
@@ -147,14 +157,14 @@ async def test_slot_migration_while_graphs_run(server: str) -> None:
     is retried whole, and every thread ends with InMemorySaver's state and history."""
     with Cluster(_binary(server), masters=3) as cl:
         first = "mig-0"
-        moving = threads_in_slot(slot(tag(first)), 4, "mig-")
+        moving = threads_in_slot(thread_slot(first), 4, "mig-")
         others = [f"other-{i}" for i in range(6)]
-        source = cl.slot_owner(slot(tag(first)))
+        source = cl.slot_owner(thread_slot(first))
         dest = next(m for m in cl.masters() if m is not source)
         moved_keys = []
 
         def move() -> None:
-            m = cl.begin_migration(slot(tag(first)), dest)
+            m = cl.begin_migration(thread_slot(first), dest)
             while n := m.move_keys(3):
                 moved_keys.append(n)
                 time.sleep(0.01)
@@ -163,7 +173,7 @@ async def test_slot_migration_while_graphs_run(server: str) -> None:
         async with AsyncRedisSaver.from_conn_string(cl.url) as saver:
             await saver.asetup()
             rounds = await run_while(saver, moving + others, move)
-            assert cl.slot_owner(slot(tag(first))) is dest
+            assert cl.slot_owner(thread_slot(first)) is dest
             assert sum(moved_keys) > 20  # the slot held a live thread's keys when it moved
             total = await same_as_memory(saver, rounds)
             listed = [t async for t in saver.alist(None)]
@@ -190,8 +200,8 @@ async def test_master_killed_while_graphs_run(server: str, wait: int) -> None:
     InMemorySaver's."""
     with Cluster(_binary(server), masters=3, replicas=1) as cl:
         threads = [f"fo-{i}" for i in range(9)]
-        victim = cl.slot_owner(slot(tag(threads[0])))
-        on_victim = [t for t in threads if cl.slot_owner(slot(tag(t))) is victim]
+        victim = cl.slot_owner(thread_slot(threads[0]))
+        on_victim = [t for t in threads if cl.slot_owner(thread_slot(t)) is victim]
 
         def kill() -> None:
             cl.kill_master(victim)
@@ -355,7 +365,7 @@ def test_cluster_mode_forces_either_way(cluster: Backend) -> None:
     s.close()
 
     plain = RedisSaver(cluster.url, cluster_mode=False)  # the layout field refuses it
-    with pytest.raises(RuntimeError, match="'buckets' layout, but this is one server"):
+    with pytest.raises(RuntimeError, match="'groups' layout, but this is one server"):
         plain.setup()
     plain.close()
     cluster.flush()
@@ -391,12 +401,16 @@ def test_layout_is_refused_across_kinds(cluster: Backend) -> None:
             RedisSaver(cluster.url).setup()
         raw.delete("checkpoint_meta")
         RedisSaver(cluster.url).setup()
-        assert raw.hget("checkpoint_meta", "layout") == b"buckets"
+        assert raw.hget("checkpoint_meta", "layout") == b"groups"
+        # the cluster layout of earlier builds (a bucket per slot) is refused by name
+        raw.hset("checkpoint_meta", "layout", "buckets")
+        with pytest.raises(RuntimeError, match="'buckets' layout, which this version does not"):
+            RedisSaver(cluster.url).setup()
     finally:
         raw.close()
     c = redis.Redis.from_url(one.url)
-    c.hset("checkpoint_meta", "layout", "buckets")
-    with pytest.raises(RuntimeError, match="'buckets' layout, but this is one server"):
+    c.hset("checkpoint_meta", "layout", "groups")
+    with pytest.raises(RuntimeError, match="'groups' layout, but this is one server"):
         RedisSaver(one.url).setup()
     c.close()
 
@@ -407,7 +421,7 @@ def test_ttl_sweep_and_shallow_on_cluster(cluster: Backend) -> None:
     threads = [f"ttl-{i}" for i in range(12)]
     cl = cluster.server
     assert isinstance(cl, Cluster)
-    assert len({cl.slot_owner(slot(tag(t))).port for t in threads}) == 3
+    assert len({cl.slot_owner(thread_slot(t)).port for t in threads}) == 3
     s = RedisSaver(cluster.url, ttl={"default_ttl": 0.02})  # minutes: 1.2 s
     s.setup()
     for t in threads:
@@ -904,15 +918,17 @@ def test_every_key_lives_in_its_threads_slot(cluster: Backend) -> None:
                 assert k == "checkpoint_meta", k  # the one key of no thread
                 continue
             family, inner = k.split(":", 1)[0], k[k.index("{") + 1 : k.index("}")]
-            if family not in thread_field:
-                seen_threads.add(inner)  # a thread's own key: its tag is the thread
+            if family not in thread_field:  # a thread's own key, {g}T: g is T's group
+                thread = k[k.index("}") + 1 :].split(":", 1)[0]
+                assert group_slot(thread) == slot(inner), k
+                seen_threads.add(thread)
                 continue
             buckets += 1
             members = c.zrange(key, 0, -1) if c.type(key) == b"zset" else c.smembers(key)
             assert members, k
             for member in members:
                 thread = member.decode().split("\n")[thread_field[family]]
-                assert slot(thread) == slot(inner), (k, member)  # in its thread's slot
+                assert group_slot(thread) == slot(inner), (k, member)  # in its thread's slot
     assert buckets >= 24 * 3  # all, run, exp and by buckets were checked
     assert {tag(t) for t in threads if t != "slot-2"} | {"slot-copy"} <= seen_threads
 

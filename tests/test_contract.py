@@ -30,13 +30,14 @@ from langgraph.checkpoint.conformance.test_utils import (
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.codec import blob_field
-from langgraph.checkpoint.redis.keys import KeySpace, enc, tag
+from langgraph.checkpoint.redis.keys import enc
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from .conftest import Backend
 from .facade import Facade, cfg, ids, new_id, refs
+from .orphans import keys_of, of_thread, tagged
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -657,17 +658,17 @@ async def test_delete_thread_leaves_nothing_else(s: Facade, raw: redis.Redis, ho
     await apply(s, a[:20])
     await apply(s, b)
     await apply(s, a[20:])
-    a_tag, b_tag = f"{{{tag(A)}}}".encode(), f"{{{tag(B)}}}".encode()
+    a_tag, b_tag = tagged(raw, A), tagged(raw, B)
     before = snapshot(raw)
-    assert len([k for k in before if a_tag in k]) > 20
+    assert len([k for k in before if of_thread(k, a_tag)]) > 20
     if how == "delete_thread":
         await s.delete_thread(A)
     else:
         await s.prune([A], strategy="delete")
     after = snapshot(raw)
-    assert [k for k in after if a_tag in k] == []
-    assert {k: v for k, v in after.items() if b_tag in k} == {
-        k: v for k, v in before.items() if b_tag in k
+    assert [k for k in after if of_thread(k, a_tag)] == []
+    assert {k: v for k, v in after.items() if of_thread(k, b_tag)} == {
+        k: v for k, v in before.items() if of_thread(k, b_tag)
     }
     assert_same_keyspace(after, expected)  # the shared indexes hold no trace of A either
     assert await s.get(cfg(A)) is None
@@ -694,7 +695,7 @@ async def test_prune_keep_latest_leaves_no_orphans(s: Facade, raw: redis.Redis) 
         assert norm(await s.get(cfg(A, ns))) == before[ns]
         t = await s.get(cfg(A, ns))
         assert t is not None and t.pending_writes and t.pending_writes[-1][1] == "__interrupt__"
-        blob_key = KeySpace().thread(A).blob + enc(ns)
+        blob_key = keys_of(raw, A).blob + enc(ns)
         referenced = {blob_field(ch, v) for ch, v in t.checkpoint["channel_versions"].items()}
         assert {f.decode() for f in raw.hkeys(blob_key)} == referenced
 

@@ -43,7 +43,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
-from langgraph.checkpoint.redis.keys import KeySpace
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -53,6 +52,7 @@ from typing_extensions import TypedDict
 
 from .conftest import Backend
 from .facade import Facade, cfg, new_id, strict
+from .orphans import keys_of
 
 # -- driving our savers and the reference ----------------------------------------------------
 
@@ -628,11 +628,11 @@ async def test_300_appends_read_back_equal(pair: tuple[Ours, Ours]) -> None:
 def thread_bytes(raw: redis.Redis, thread: str) -> tuple[int, int]:
     """(bytes of the blob hash values, bytes of every key of the thread): field names and values
     of hashes, members of sets and sorted sets, string values."""
-    th = KeySpace().thread(thread)
+    th = keys_of(raw, thread)
     blob = th.blob  # namespace "" encodes to nothing: the root namespace's blob hash
     blob_total = sum(raw.hstrlen(blob, f) for f in raw.hkeys(blob))
     everything = 0
-    for key in raw.scan_iter(match=f"*{{{th.tag}}}*", count=1000):
+    for key in raw.scan_iter(match=f"*{th.ns_set[len('checkpoint_ns:') :]}*", count=1000):
         kind = raw.type(key)
         if kind == b"hash":
             everything += sum(len(f) + len(v) for f, v in raw.hgetall(key).items())
@@ -701,7 +701,7 @@ async def test_put_after_base_removed_behind_the_savers_back(
         await b.prune([t.thread])
         model.prune(t.thread)
     else:
-        raw.delete(KeySpace().thread(t.thread).blob)
+        raw.delete(keys_of(raw, t.thread).blob)
     await t.append(message(100, 60))
     await t.append(message(101, 60))
     got = await a.get(cfg(t.thread, "", t.ids[-1]))

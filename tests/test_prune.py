@@ -19,16 +19,15 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.codec import blob_field
-from langgraph.checkpoint.redis.keys import KeySpace, enc
+from langgraph.checkpoint.redis.keys import enc
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from .conftest import Backend
 from .facade import Facade, cfg, checkpoint, new_id, strict
-from .orphans import assert_no_orphans, snapshot
+from .orphans import assert_no_orphans, keys_of, of_thread, snapshot, tagged
 
-KS = KeySpace()
 NS = ("", "sub:1|x")
 COUNTS = {"": 7, "sub:1|x": 3}  # checkpoints per namespace of thread "t"
 
@@ -76,8 +75,8 @@ async def everything(s: Facade, thread: str) -> dict[str, Any]:
 
 
 def thread_keys(raw: redis.Redis, thread: str) -> dict[str, Any]:
-    tag = "{" + KS.thread(thread).tag + "}"
-    return {k: (v.type, v.value) for k, v in snapshot(raw).items() if tag in k}
+    part = tagged(raw, thread)
+    return {k: (v.type, v.value) for k, v in snapshot(raw).items() if of_thread(k, part)}
 
 
 # -- keep_last ----------------------------------------------------------------------------------
@@ -173,7 +172,7 @@ async def test_latest_pending_writes_survive(s: Facade, raw: redis.Redis) -> Non
         assert got is not None and got.pending_writes == want[ns].pending_writes  # type: ignore[union-attr]
         assert got.pending_writes[-1][1] == "__interrupt__"
     # the pruned checkpoints' writes hashes are gone, and so are the early writes
-    base = KS.thread("t").write
+    base = keys_of(raw, "t").write
     left = {k for k in snapshot(raw) if k.startswith(base)}
     assert left == {
         f"{base}{enc(ns)}:{ids[ns][-1]}:{task}" for ns in NS for task in ("task", "ask")
@@ -188,7 +187,7 @@ async def test_unreferenced_blobs_are_removed(s: Facade, raw: redis.Redis) -> No
     for n in (3, 1):
         await s.prune(["t"], keep_last=n)
         for ns in NS:
-            blob = raw.hgetall(KS.thread("t").blob + enc(ns))
+            blob = raw.hgetall(keys_of(raw, "t").blob + enc(ns))
             kept = await s.list(cfg("t", ns))
             referenced = {
                 blob_field(ch, v)

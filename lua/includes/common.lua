@@ -9,12 +9,14 @@
   thread(i)      the thread block, ARGV[i..i+5] (ops.Operations._block): checkpoint prefix,
                  writes prefix, T (the encoded thread id), "1" when the cross-thread indexes
                  are kept ("0" when not) followed by the thread's bucket suffix ("" on one
-                 server, ":{b}" on a cluster: keys.py), the TTL in ms ("0": none), and flags:
+                 server, ":{g}" on a cluster: its group's tag, keys.py), the TTL in ms ("0":
+                 none), and flags:
                  "r" to refresh the TTL on reads, "s" for a shallow saver (one checkpoint per
                  namespace).
                  Returns B (the thread's keys, as keys.py names them), G (the cross-thread
                  keys of the thread's bucket) and TT (the saver's rules: ttl, refresh, shallow).
-  thread_of(p, w, t)  B for another thread, from its tag (list_buckets, sweep).
+  thread_of(p, w, t, sfx)  B for thread T of the bucket `sfx`: its keys are tagged {T} on
+                 one server (sfx "") and {g}T in a cluster's group g (sfx ":{g}"): keys.py.
   globals(p, w, on, sfx)  G for the prefixes and one bucket: the cross-thread keys.
 
   Every per-thread script declares the thread's fence key last (keys.py): it is never read or
@@ -56,8 +58,8 @@ local function unlink_all(list)
   end
 end
 
-local function thread_of(p, w, t)
-  local tg = '{' .. t .. '}'
+local function thread_of(p, w, t, sfx)
+  local tg = sfx == '' and ('{' .. t .. '}') or (string.sub(sfx, 2) .. t)
   return {cp = p .. ':' .. tg .. ':', write = w .. ':' .. tg .. ':', blob = p .. '_blob:' .. tg .. ':',
           idx = p .. '_idx:' .. tg .. ':', wo = p .. '_wo:' .. tg .. ':', ns_set = p .. '_ns:' .. tg,
           xref = p .. '_xref:' .. tg, pin = p .. '_pin:' .. tg, tag = t}
@@ -73,6 +75,6 @@ local function thread(i)
   local p, w, g = ARGV[i], ARGV[i + 1], ARGV[i + 3]
   local G = globals(p, w, string.sub(g, 1, 1) == '1', string.sub(g, 2))
   local flags = ARGV[i + 5]
-  return thread_of(p, w, ARGV[i + 2]), G, {ttl = tonumber(ARGV[i + 4]),
+  return thread_of(p, w, ARGV[i + 2], G.sfx), G, {ttl = tonumber(ARGV[i + 4]),
     refresh = string.find(flags, 'r', 1, true) ~= nil, shallow = string.find(flags, 's', 1, true) ~= nil}
 end

@@ -16,7 +16,7 @@
   same as one call, for a caller that wants everything due cleaned now.
 ]]
 local function sweep_thread(G, t, budget)
-  local B = thread_of(G.prefix, G.wprefix, t)
+  local B = thread_of(G.prefix, G.wprefix, t, G.sfx)
   local at = deadline(B)
   if at ~= -2 then
     if at == -1 then redis.call('ZREM', G.exp, t) else redis.call('ZADD', G.exp, at, t) end

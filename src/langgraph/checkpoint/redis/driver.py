@@ -40,7 +40,7 @@ import redis.cluster as scluster
 import redis.sentinel as ssentinel
 from redis import exceptions as rx
 
-from .keys import bucket_suffixes
+from .keys import group_suffixes_of
 from .nodes import AsyncNodes, Link, sync_route
 from .ops import Cmd, Eval, FanOut, RoundTrip, needs_resend, resend, wire
 
@@ -330,7 +330,7 @@ class Masters:
                 continue
             node = nodes[0]
             slots.setdefault(node.name, (node, []))[1].append(s)
-        out = [(node, bucket_suffixes(sorted(ss))) for node, ss in slots.values()]
+        out = [(node, group_suffixes_of(sorted(ss))) for node, ss in slots.values()]
         self._kept = (cache, out)
         return out
 

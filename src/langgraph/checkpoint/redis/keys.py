@@ -29,17 +29,23 @@ default prefixes:
 
     checkpoint_fence:{T}           never written: every per-thread script declares it (below)
 
-Everything of one thread carries the hash tag `{T}`, so each per-thread script runs in one slot.
+Everything of one thread carries the hash tag `{T}` (or `{g}T` on a cluster, below), so each
+per-thread script runs in one slot.
 The scripts build a thread's keys from the prefixes and its tag (common.lua's `thread_of`)
 exactly as `_thread` does here.
 
-Buckets (Redis Cluster). On one server the cross-thread indexes are the single keys above. On a
-cluster they are split per slot: thread T's entries go to `checkpoint_all:{b}`,
-`checkpoint_run:{b}:R`, `checkpoint_by:{b}:<key>:<value>` and `checkpoint_exp:{b}`, where `b`
-is a short string that hashes to T's own slot (`slot_tag`). Every key a per-thread script
-touches is then in the thread's slot, and a cross-thread read asks each master for the buckets
-of the slots it owns (driver.py). The bucket suffix is "" on one server and ":{b}" on a
-cluster; the layout is recorded in `checkpoint_meta` (format 3: one server, 4: buckets).
+Groups (Redis Cluster). On one server the cross-thread indexes are the single keys above. On a
+cluster the threads are split into 1,024 groups of slots, and everything of a group lives in the
+group's first slot, named by a short hash tag `{g}` that lands there (`group_tag`: CRC16 of T,
+down to a multiple of 16, and the shortest string of [0-9a-zA-Z] that hashes to that slot).
+Thread T's keys are tagged `{g}T` instead of `{T}` (`checkpoint:{g}T:N:C`, ...), and its index
+entries go to its group's bucket: `checkpoint_all:{g}`, `checkpoint_run:{g}:R`,
+`checkpoint_by:{g}:<key>:<value>` and `checkpoint_exp:{g}`. Every key a per-thread script
+touches is then in one slot, and a cross-thread read asks each master for the buckets of the
+groups whose first slot it serves: ~341 on a 3-master cluster rather than one per slot
+(5,461), which is what a page of list(None) costs a master. Index members carry the plain T;
+a reader knows g from the bucket it found the member in. The bucket suffix is "" on one server
+and ":{g}" on a cluster; `checkpoint_meta`'s `layout` says which (`one` or `groups`).
 
 The fence. A per-thread script reads and writes keys it builds itself, not only those it
 declares. While a slot migrates, some of them may already have moved: Redis would fail the
@@ -52,6 +58,7 @@ from __future__ import annotations
 
 import re
 from binascii import crc_hqx
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -161,27 +168,29 @@ class KeySpace:
     def run_key(self, run_id: str, sfx: str = "") -> str:
         return f"{self.prefix}_run{sfx}:{enc(run_id)}"
 
-    def thread(self, thread_id: str) -> Thread:
-        return _thread(self.prefix, self.write_prefix, _check("thread_id", thread_id))
+    def thread(self, thread_id: str, grouped: bool = False) -> Thread:
+        """The keys of a thread: `{T}` on one server, `{g}T` in a cluster's layout."""
+        return _thread(self.prefix, self.write_prefix, _check("thread_id", thread_id), grouped)
 
-    def thread_from_tag(self, thread_tag: str) -> Thread:
-        return _thread(self.prefix, self.write_prefix, dec(thread_tag))
+    def thread_from_tag(self, thread_tag: str, grouped: bool = False) -> Thread:
+        return _thread(self.prefix, self.write_prefix, dec(thread_tag), grouped)
 
 
 @lru_cache(maxsize=16384)
-def _thread(prefix: str, write_prefix: str, thread_id: str) -> Thread:
+def _thread(prefix: str, write_prefix: str, thread_id: str, grouped: bool) -> Thread:
     t = tag(thread_id)
+    k = f"{group_tag(t)}{t}" if grouped else f"{{{t}}}"
     return Thread(
         tag=t,
-        cp=f"{prefix}:{{{t}}}:",
-        write=f"{write_prefix}:{{{t}}}:",
-        blob=f"{prefix}_blob:{{{t}}}:",
-        idx=f"{prefix}_idx:{{{t}}}:",
-        wo=f"{prefix}_wo:{{{t}}}:",
-        ns_set=f"{prefix}_ns:{{{t}}}",
-        xref=f"{prefix}_xref:{{{t}}}",
-        pin=f"{prefix}_pin:{{{t}}}",
-        fence=f"{prefix}_fence:{{{t}}}",
+        cp=f"{prefix}:{k}:",
+        write=f"{write_prefix}:{k}:",
+        blob=f"{prefix}_blob:{k}:",
+        idx=f"{prefix}_idx:{k}:",
+        wo=f"{prefix}_wo:{k}:",
+        ns_set=f"{prefix}_ns:{k}",
+        xref=f"{prefix}_xref:{k}",
+        pin=f"{prefix}_pin:{k}",
+        fence=f"{prefix}_fence:{k}",
     )
 
 
@@ -216,33 +225,35 @@ def slot_tags() -> tuple[str, ...]:
     return tuple(t for t in found if t is not None)
 
 
-@lru_cache(maxsize=65536)
-def bucket_of(thread_tag: str) -> str:
-    """The bucket suffix of a thread in the cluster layout (":{b}")."""
-    return f":{{{slot_tags()[slot(thread_tag)]}}}"
-
-
-def bucket_suffixes(slots: list[int] | range) -> list[str]:
-    """The bucket suffixes of some slots (a master's, for a fan-out)."""
-    tags = slot_tags()
-    return [f":{{{tags[s]}}}" for s in slots]
-
-
 GROUP = 16
-"""The store's cluster layout spreads namespaces over one slot in GROUP (1,024 slots)."""
+"""A cluster's layout spreads threads (and RedisStore namespaces) over one slot in GROUP:
+1,024 slots, each a group's first."""
 
 
 @lru_cache(maxsize=65536)
 def group_tag(value: str) -> str:
-    """The hash tag, braces included, of RedisStore namespace `value` (encoded) on a cluster:
-    the tag of the first slot of its slot's group of GROUP. A listing of namespaces then asks
-    each master for 1 bucket in GROUP of its slots (~341 on a 3-master cluster, not 5,461),
-    and the namespaces still spread over 1,024 slots (src/langgraph/store/redis/ops.py)."""
-    return f"{{{slot_tags()[slot(value) - slot(value) % GROUP]}}}"
+    """The hash tag, braces included, of a thread or a RedisStore namespace (`value`, encoded)
+    in a cluster's layout: the tag of the first slot of its slot's group of GROUP. A
+    cross-thread read (or a listing of namespaces) then asks each master for one bucket per
+    group it serves (~341 on a 3-master cluster, not 5,461), while threads still spread over
+    1,024 slots."""
+    s = slot(value)
+    return f"{{{slot_tags()[s - s % GROUP]}}}"
+
+
+def bucket_of(thread_tag: str) -> str:
+    """The bucket suffix of a thread in a cluster's layout (":{g}")."""
+    return ":" + group_tag(thread_tag)
+
+
+def group_suffixes_of(slots: Iterable[int]) -> list[str]:
+    """The bucket suffixes of the groups whose first slot is among `slots` (a master's, for
+    a fan-out): each group's data lives in its first slot."""
+    tags = slot_tags()
+    return [f":{{{tags[s]}}}" for s in slots if s % GROUP == 0]
 
 
 @cache
 def group_suffixes() -> frozenset[str]:
-    """The bucket suffixes of the store's 1,024 group slots."""
-    tags = slot_tags()
-    return frozenset(f":{{{tags[s]}}}" for s in range(0, SLOTS, GROUP))
+    """The bucket suffixes of all 1,024 groups."""
+    return frozenset(group_suffixes_of(range(SLOTS)))

@@ -52,9 +52,17 @@ SWEEP_CALLS = 100_000
 MIN_SERVER = (6, 2)
 
 LAYOUT_ONE = "one"
-LAYOUT_BUCKETS = "buckets"
-"""checkpoint_meta's `layout`: the cross-thread indexes as single keys (one server) or split
-per slot (a cluster, keys.py). Data of one layout cannot be read through the other."""
+LAYOUT_GROUPS = "groups"
+"""checkpoint_meta's `layout`: a thread's keys tagged `{T}` and the cross-thread indexes as
+single keys (one server), or the thread's keys in its group's slot (`{g}T`) and the indexes
+split per group (a cluster, keys.py). Data of one layout cannot be read through the other."""
+
+LAYOUT_GONE = {
+    "buckets": "the cluster layout of earlier 0.1 builds (one index bucket per slot, a "
+    "thread's keys tagged {T}); its threads can be moved by reading them with such a build "
+    "and putting them through this one, or start afresh under another key prefix"
+}
+"""Layouts this version no longer reads, with what to do about data written in them."""
 
 
 class Eval(NamedTuple):
@@ -210,7 +218,7 @@ class Operations:
         for replies in (yield FanOut(build)):
             check_version(replies[0])
             scripts.check_loaded(wanted, replies[1:])
-        layout = LAYOUT_BUCKETS if self.cluster else LAYOUT_ONE
+        layout = LAYOUT_GROUPS if self.cluster else LAYOUT_ONE
         meta = self.keys.meta
         replies = yield RoundTrip(
             [
@@ -224,6 +232,11 @@ class Operations:
             raise RuntimeError(
                 f"keys under prefix {self.keys.prefix!r} hold storage format {int(fmt)}; "
                 f"this version writes format {codec.FORMAT}"
+            )
+        if found is not None and _str(found) in LAYOUT_GONE:
+            raise RuntimeError(
+                f"keys under prefix {self.keys.prefix!r} were written in the {_str(found)!r} "
+                f"layout, which this version does not read: {LAYOUT_GONE[_str(found)]}"
             )
         if found is not None and _str(found) != layout:
             where = "a Redis Cluster" if self.cluster else "one server"
@@ -247,7 +260,7 @@ class Operations:
     ) -> Op[RunnableConfig]:
         conf = _conf(config, "put")
         thread_id, ns = _thread_id(conf), _ns(conf)
-        th = self.keys.thread(thread_id)
+        th = self.keys.thread(thread_id, self.cluster)
         cid = checkpoint["id"]
         nse, cide = enc(ns), enc(cid)
         skeleton = checkpoint.copy()
@@ -328,7 +341,7 @@ class Operations:
             raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
         if not writes:
             return
-        th = self.keys.thread(_thread_id(conf))
+        th = self.keys.thread(_thread_id(conf), self.cluster)
         nse, cide, ke = enc(_ns(conf)), enc(conf["checkpoint_id"]), enc(task_id)
         items: list[Any] = []
         for i, (ch, value) in enumerate(writes):
@@ -372,7 +385,7 @@ class Operations:
         conf = _conf(config, "get_tuple")
         thread_id, ns = _thread_id(conf), _ns(conf)
         cid = conf.get("checkpoint_id")
-        th = self.keys.thread(thread_id)
+        th = self.keys.thread(thread_id, self.cluster)
         (raw,) = yield RoundTrip([self._get(th, enc(ns), enc(cid) if cid else "", [])])
         return None if raw is None else self._tuple(serde, thread_id, ns, raw)
 
@@ -394,7 +407,7 @@ class Operations:
             return
         conf = _conf(config, "list")
         thread_id = _thread_id(conf)
-        th = self.keys.thread(thread_id)
+        th = self.keys.thread(thread_id, self.cluster)
         ns = conf.get("checkpoint_ns")
         if cid := conf.get("checkpoint_id"):
             if before_id and cid >= before_id:
@@ -550,7 +563,7 @@ class Operations:
             return {}
         conf = _conf(config, "get_delta_channel_history")
         thread_id, ns = _thread_id(conf), _ns(conf)
-        th, nse = self.keys.thread(thread_id), enc(ns)
+        th, nse = self.keys.thread(thread_id, self.cluster), enc(ns)
         cid = conf.get("checkpoint_id")
         walking = {enc(ch): ch for ch in channels}
         per_ancestor: list[dict[str, list[PendingWrite]]] = []
@@ -603,7 +616,7 @@ class Operations:
         return [th.ns_set, self.keys.all_in(self._sfx(th)), th.fence], self._block(th)
 
     def delete_thread(self, thread_id: str) -> Op[None]:
-        keys, args = self._thread_args(self.keys.thread(thread_id))
+        keys, args = self._thread_args(self.keys.thread(thread_id, self.cluster))
         yield RoundTrip([Eval(self.s["delete_thread"], keys, args)])
         if self.deltas is not None:
             self.deltas.forget(_thread_id({"thread_id": thread_id}))
@@ -628,7 +641,7 @@ class Operations:
             return
         cmds: list[Eval | Cmd] = []
         for t, pairs in by_thread.items():
-            keys, args = self._thread_args(self.keys.thread_from_tag(t))
+            keys, args = self._thread_args(self.keys.thread_from_tag(t, self.cluster))
             cmds.append(Eval(self.s["delete_checkpoints"], keys, [*args, *pairs]))
         yield RoundTrip(cmds)
 
@@ -650,7 +663,7 @@ class Operations:
             return
         cmds: list[Eval | Cmd] = []
         for tid in thread_ids:
-            keys, args = self._thread_args(self.keys.thread(tid))
+            keys, args = self._thread_args(self.keys.thread(tid, self.cluster))
             if keep_last == 0:
                 cmds.append(Eval(self.s["delete_thread"], keys, args))
             else:
@@ -664,7 +677,7 @@ class Operations:
 
     def thread_expiry(self, thread_id: str, mode: str) -> Op[bool]:
         """pin / unpin (thread_expiry-1.lua); True when the thread exists."""
-        th = self.keys.thread(thread_id)
+        th = self.keys.thread(thread_id, self.cluster)
         (found,) = yield RoundTrip(
             [Eval(self.s["thread_expiry"], [th.ns_set, th.fence], [*self._block(th), mode])]
         )
@@ -698,8 +711,8 @@ class Operations:
         (import_thread): on a cluster the two threads may live in different slots, so the
         copy is two scripts. If it is interrupted between them, the target is unchanged (the
         import is all or nothing) and calling copy_thread again completes it."""
-        src = self.keys.thread(source_thread_id)
-        dst = self.keys.thread(target_thread_id)
+        src = self.keys.thread(source_thread_id, self.cluster)
+        dst = self.keys.thread(target_thread_id, self.cluster)
         (exported,) = yield RoundTrip(
             [Eval(self.s["export_thread"], [src.ns_set, src.fence], self._block(src))]
         )
