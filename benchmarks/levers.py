@@ -99,7 +99,7 @@ async def graphs(url: str, batched: bool, width: int) -> float:
 async def lone(url: str, at_once: bool, steps: int) -> float:
     saver = AsyncRedisSaver(url)
     if not at_once:
-        saver._pipe.busy = 1  # every call takes the batching path
+        saver._pipe.busy.n = 1  # every call takes the batching path
     rate = (await history(saver, steps))["aput"]
     await saver.aclose()
     return rate

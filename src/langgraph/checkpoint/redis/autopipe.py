@@ -31,25 +31,37 @@ async def one(client: Any, c: Eval | Cmd) -> Any:
         return await client.execute_command(*resend(c))
 
 
+class Flight:
+    """Sends in flight, counted across the pipes of one saver (a cluster's masters): a command
+    goes out at once only when the saver has nothing else in flight, so under concurrency
+    every master's commands wait for their batch, and each turn of the event loop sends one
+    pipeline per master rather than a lone command and then a pipeline."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
 class AutoPipe:
     """Calls waiting for the next flush, and how many sends are out. Not bound to a client:
     each call names the client it goes through (the saver's is opened lazily)."""
 
     __slots__ = ("busy", "queue", "tasks")
 
-    def __init__(self) -> None:
+    def __init__(self, flight: Flight | None = None) -> None:
         self.queue: list[tuple[Eval | Cmd, asyncio.Future[Any]]] = []
-        self.busy = 0
+        self.busy = flight or Flight()
         self.tasks: set[asyncio.Future[None]] = set()
 
     async def one(self, client: Any, c: Eval | Cmd) -> Any:
         """One command through the pipe: at once when nothing is in flight, else batched."""
-        if not self.busy and not self.queue:
-            self.busy += 1
+        if not self.busy.n and not self.queue:
+            self.busy.n += 1
             try:
                 return await one(client, c)
             finally:
-                self.busy -= 1
+                self.busy.n -= 1
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self.queue.append((c, fut))
@@ -65,11 +77,11 @@ class AutoPipe:
         task.add_done_callback(self.tasks.discard)
 
     async def _send(self, client: Any, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
-        self.busy += 1
+        self.busy.n += 1
         try:
             await _send_batch(client, batch)
         finally:
-            self.busy -= 1
+            self.busy.n -= 1
 
 
 async def _send_batch(client: Any, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:

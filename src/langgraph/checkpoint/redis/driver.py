@@ -671,6 +671,16 @@ class AsyncDriver:
             return await self._waiting(rt, self.wait)
         if self.kind == ONE:
             return await self._send(rt)
+        nodes = self._nodes
+        if nodes is not None and len(rt.cmds) == 1 and nodes.cluster.nodes_manager.slots_cache:
+            # a step's one script, straight to its master; the retry loop only when refused
+            c = rt.cmds[0]
+            try:
+                link = nodes.route(c)
+                return [await link.pipe.one(link.client, c)]
+            except rx.RedisError as e:
+                if not retryable(e):
+                    raise
         replies = await self._retrying(rt.cmds)
         _check(rt.cmds, replies)
         return replies

@@ -241,6 +241,7 @@ def group_tag(value: str) -> str:
     return f"{{{slot_tags()[s - s % GROUP]}}}"
 
 
+@lru_cache(maxsize=65536)
 def bucket_of(thread_tag: str) -> str:
     """The bucket suffix of a thread in a cluster's layout (":{g}")."""
     return ":" + group_tag(thread_tag)

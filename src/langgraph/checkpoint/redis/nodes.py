@@ -27,7 +27,7 @@ from typing import Any
 import redis.asyncio as aredis
 from redis import exceptions as rx
 
-from .autopipe import AutoPipe
+from .autopipe import AutoPipe, Flight
 from .connection import FAST
 from .keys import slot as _slot
 from .ops import Cmd, Eval
@@ -104,6 +104,7 @@ class AsyncNodes:
     def __init__(self, cluster: Any) -> None:
         self.cluster = cluster
         self._links: dict[str, Link] = {}
+        self._flight = Flight()  # shared by the masters' pipes (autopipe.py)
 
     def _options(self) -> tuple[type, dict[str, Any]]:
         kw = dict(self.cluster.connection_kwargs)
@@ -122,7 +123,9 @@ class AsyncNodes:
                 port=node.port,
                 **kw,
             )
-            found = self._links[node.name] = Link(aredis.Redis(connection_pool=pool), AutoPipe())
+            found = self._links[node.name] = Link(
+                aredis.Redis(connection_pool=pool), AutoPipe(self._flight)
+            )
         return found
 
     def route(self, c: Eval | Cmd) -> Link:
