@@ -1454,3 +1454,45 @@ async def test_cross_thread_calls_while_a_slot_migrates(server: str) -> None:
         short.close()
         sync.close()
         await saver.aclose()
+
+
+# -- routing (nodes.py) ---------------------------------------------------------------------------
+
+
+def test_routing_computes_the_servers_slot(cluster: Backend) -> None:
+    """nodes.key_slot, which picks the master a step's script goes to, agrees with CLUSTER
+    KEYSLOT on hash tags, empty and unclosed braces, several tags and non-ASCII names."""
+    from langgraph.checkpoint.redis.keys import KeySpace
+    from langgraph.checkpoint.redis.nodes import key_slot
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    th = KeySpace().thread("thr:A{1}* ü", grouped=True)
+    keys = [
+        th.cp + "ns:cid", th.fence, "checkpoint_all:{Ab}", "plain", "{}x", "x{}{y}", "{",
+        "}{x}", "a{b}c{d}", "ü{ñ}z", "{ñ}", "checkpoint:{%}:", "ab{c",
+    ]  # fmt: skip
+    c = cl.node_client(cl.masters()[0])
+    try:
+        for k in keys:
+            want = int(c.execute_command("CLUSTER", "KEYSLOT", k))
+            assert key_slot(k) == want, k
+            assert key_slot(k.encode()) == want, k
+    finally:
+        c.close()
+
+
+def test_a_slot_no_master_serves_is_retried() -> None:
+    """A command whose slot is missing from the known slot map (a master gone, not yet
+    replaced) raises an error the driver retries after re-reading the topology, not one that
+    escapes the retry loop."""
+    from types import SimpleNamespace
+
+    from langgraph.checkpoint.redis.driver import retryable
+    from langgraph.checkpoint.redis.nodes import master_of
+
+    cluster = SimpleNamespace(nodes_manager=SimpleNamespace(slots_cache={1: ["node"]}))
+    assert master_of(cluster, 1) == "node"
+    with pytest.raises(redis.exceptions.RedisError) as got:
+        master_of(cluster, 2)
+    assert retryable(got.value)

@@ -763,10 +763,10 @@ class AsyncDriver:
                 if not retryable(e):
                     raise
                 return [e]
-        groups: dict[str, tuple[Link, list[int]]] = {}
+        groups: dict[int, tuple[Link, list[int]]] = {}
         for i, c in enumerate(cmds):
             link = nodes.route(c)
-            groups.setdefault(str(id(link)), (link, []))[1].append(i)
+            groups.setdefault(id(link), (link, []))[1].append(i)
         out: list[Any] = [None] * len(cmds)
 
         async def each(link: Link, idx: list[int]) -> None:

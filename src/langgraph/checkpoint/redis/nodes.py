@@ -67,8 +67,8 @@ def first_key(c: Eval | Cmd) -> str:
 def master_of(cluster: Any, slot: int) -> Any:
     """The master serving `slot` in the cluster client's slot map."""
     nodes = cluster.nodes_manager.slots_cache.get(slot)
-    if not nodes:
-        raise rx.SlotNotCoveredError(f"slot {slot} is not covered by the known topology")
+    if not nodes:  # what a server says of a slot nobody serves: retried after a refresh
+        raise rx.ClusterDownError(f"CLUSTERDOWN slot {slot} is not served in the known topology")
     return nodes[0]
 
 
