@@ -416,7 +416,7 @@ def report(runs: dict[str, list[dict[str, float]]], a: argparse.Namespace) -> No
         cost = r in ("server calls / put", "bytes / checkpoint") or "CPU" in r
         digits = ",.2f" if cost and "CPU" not in r else ",.0f"
         cells = [format(med(k, r), digits) for k in ("base", "one", "cluster")]
-        pct = "| |"
+        pct = "| | |"
         if r.startswith(("aput", "aget", "aput_writes")) and not cost:
             fo = statistics.median(x[r] / x["floor"] for x in runs["one"])
             fc = statistics.median(x[r] / x["floor"] for x in runs["cluster"])
