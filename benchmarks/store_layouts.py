@@ -1,31 +1,37 @@
 """RedisStore on one server before and after a change, and on a Redis Cluster, in one run.
 
-    python benchmarks/store_layouts.py [--baseline REV] [--runs 3] [--n 1000]
+    python benchmarks/store_layouts.py [--baseline REV] [--runs 3] [--n 1000] [--block 100]
+                                       [--out FILE] [--tree DIR]
 
-Starts one embedded Valkey 9.1 and a 3-master Valkey 9.1 cluster on loopback
-(tests/cluster.py). Each run measures, each in a worker process (`--worker`), three stores:
-`base` (the store of git revision REV, checked out into a temporary worktree: the one-server
-figures before the change), `one` (this tree on the same Valkey) and `cluster` (this tree on
-the cluster). Workers run in turn within a run (base and one swap places every other run),
-so all three share the machine's noise;
-the report gives, per workload, the median over runs of the rates and of the ratios
-one/base (standalone regression: 1.00 is none) and cluster/one.
+Starts two embedded Valkey 9.1 servers and a 3-master Valkey 9.1 cluster on loopback
+(tests/cluster.py), and three worker processes (`--worker`), one per store: `base` (the store
+of git revision REV, checked out into a temporary worktree: the one-server figures before the
+change) on the first server, `one` (this tree) on the second, and `cluster` (this tree) on the
+cluster (`--tree`: another checkout's src/ and lua/ as `one` and `cluster`, e.g. an export of
+the commit before a change, for its cluster figures). The workers take turns block by block
+(`--block` calls of one workload, the order of the three rotating from block to block), so all
+three meet the machine's noise at the same moments: this machine's load swings by 2x within a
+minute, which ratios of whole runs taken one after another do not survive. The report gives,
+per workload, the median over all blocks of all runs of each store's rate, and of the ratios
+one/base (standalone regression: 1.00 is none) and cluster/one, each ratio taken between
+neighbouring blocks.
 
 Workloads, on two shapes of namespace (`few`: 10 namespaces; `many`: `--n` namespaces of one
 item each, spread over every master on the cluster):
   put       sequential put()s of ~200-byte JSON values; and `bytes/item`, the growth of
-            used_memory (summed over the masters of the cluster) per item put
+            used_memory (summed over the masters of the cluster) per item put (each store has
+            its own server)
   get       sequential get()s of those items
   search    search(prefix, filter={"kind": "a"}, limit=10) over all of them
   list_ns   list_namespaces(prefix=..., limit=100)
-Writes benchmarks/results/store_layouts.md.
+Writes benchmarks/results/store_layouts.md (or --out).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,13 +44,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKLOADS = ("put", "get", "search", "list_ns")
 SHAPES = ("few", "many")
-
-
-def _rate(fn: Any, n: int) -> float:
-    t = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return n / (time.perf_counter() - t)
+STORES = ("base", "one", "cluster")
+SEARCH_SHARE = 10
+"""search and list_ns blocks make 1/SEARCH_SHARE of `--block` calls (they are slower)."""
 
 
 def _used_memory(url: str) -> int:
@@ -68,13 +70,15 @@ def _used_memory(url: str) -> int:
         cl.close()
 
 
-def worker(url: str, n: int, prefix: str) -> dict[str, float]:
-    """Runs in the tree on sys.path (this one or the baseline's)."""
+def worker(url: str, n: int, prefix: str) -> None:
+    """Runs in the tree on sys.path (this one or the baseline's). Reads commands from stdin,
+    one per line: `<shape> <workload> <first> <last>` runs calls first..last-1 and answers
+    their seconds; `<shape> mem` answers used_memory (summed over a cluster's masters)."""
     from langgraph.store.redis import RedisStore
 
-    out: dict[str, float] = {}
     with RedisStore.from_conn_string(url, prefix=prefix) as store:
         store.setup()
+        fns: dict[tuple[str, str], Any] = {}
         for shape in SHAPES:
             nss = [("b", shape, f"n{i % (10 if shape == 'few' else n)}") for i in range(n)]
 
@@ -90,25 +94,93 @@ def worker(url: str, n: int, prefix: str) -> dict[str, float]:
             def list_ns(i: int, shape: str = shape) -> None:
                 assert store.list_namespaces(prefix=("b", shape), limit=100)
 
-            before = _used_memory(url)
-            out[f"put {shape}"] = _rate(put, n)
-            out[f"bytes/item {shape}"] = (_used_memory(url) - before) / n
-            out[f"get {shape}"] = _rate(get, n)
-            out[f"search {shape}"] = _rate(search, 100)
-            out[f"list_ns {shape}"] = _rate(list_ns, 100)
+            for name, fn in zip(WORKLOADS, (put, get, search, list_ns), strict=True):
+                fns[(shape, name)] = fn
+        print("ready", flush=True)
+        for line in sys.stdin:
+            shape, what, *span = line.split()
+            if what == "mem":
+                print(_used_memory(url), flush=True)
+                continue
+            fn = fns[(shape, what)]
+            t = time.perf_counter()
+            for i in range(int(span[0]), int(span[1])):
+                fn(i)
+            print(time.perf_counter() - t, flush=True)
+
+
+class Worker:
+    """A worker process of one store, driven line by line."""
+
+    def __init__(self, src: Path, url: str, n: int, prefix: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(src))
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--url",
+                url,
+                "--n",
+                str(n),
+                "--prefix",
+                prefix,
+            ],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._expect("ready")
+
+    def _expect(self, what: str) -> None:
+        got = self._line()
+        if got != what:
+            raise RuntimeError(f"worker said {got!r}, not {what!r}")
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker exited ({self.proc.wait()})")
+        return line.strip()
+
+    def ask(self, *words: Any) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(" ".join(str(w) for w in words) + "\n")
+        self.proc.stdin.flush()
+        return float(self._line())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def one_run(
+    workers: dict[str, Worker], n: int, block: int, rotation: int
+) -> dict[str, dict[str, list[float]]]:
+    """Every workload of every shape, block by block, the stores in turn; per store and row,
+    the rates of its blocks (and its bytes/item, one value)."""
+    out: dict[str, dict[str, list[float]]] = {s: {} for s in STORES}
+    turn = rotation
+    for shape in SHAPES:
+        for what in WORKLOADS:
+            calls = block if what in ("put", "get") else max(block // SEARCH_SHARE, 1)
+            total = n if what in ("put", "get") else calls * (n // block)
+            before = {s: w.ask(shape, "mem") for s, w in workers.items()} if what == "put" else {}
+            for first in range(0, total, calls):
+                last = min(first + calls, total)
+                order = STORES[turn % 3 :] + STORES[: turn % 3]
+                turn += 1
+                for s in order:
+                    seconds = workers[s].ask(shape, what, first, last)
+                    out[s].setdefault(f"{what} {shape}", []).append((last - first) / seconds)
+            if what == "put":
+                for s, w in workers.items():
+                    grown = w.ask(shape, "mem") - before[s]
+                    out[s].setdefault(f"bytes/item {shape}", []).append(grown / n)
     return out
-
-
-def _run_worker(src: Path, url: str, n: int, prefix: str) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(src))
-    got = subprocess.run(
-        [sys.executable, __file__, "--worker", "--url", url, "--n", str(n), "--prefix", prefix],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(got.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -116,12 +188,15 @@ def main() -> None:
     ap.add_argument("--baseline", default="41e801b")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--block", type=int, default=100)
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "store_layouts.md")
+    ap.add_argument("--tree", type=Path, default=ROOT)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--prefix", default="bench", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker(a.url, a.n, a.prefix)))
+        worker(a.url, a.n, a.prefix)
         return
 
     sys.path.insert(0, str(ROOT))
@@ -134,38 +209,49 @@ def main() -> None:
         ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), a.baseline],
         check=True,
     )
+    runs: list[dict[str, dict[str, list[float]]]] = []
     try:
-        one = EmbeddedServer().start()
-        runs: list[dict[str, dict[str, float]]] = []
+        servers = {"base": EmbeddedServer().start(), "one": EmbeddedServer().start()}
         with Cluster(None, masters=3) as cl:
+            urls = {"base": servers["base"].url, "one": servers["one"].url, "cluster": cl.url}
+            srcs = {"base": base / "src", "one": a.tree / "src", "cluster": a.tree / "src"}
             for r in range(a.runs):
-                # base and one share the server: they take turns going first, so neither
-                # always meets the fuller key space
-                order = [("base", base / "src"), ("one", ROOT / "src")]
-                got = {
-                    name: _run_worker(src, one.url, a.n, f"{name}{r}")
-                    for name, src in (order if r % 2 == 0 else order[::-1])
-                }
-                got["cluster"] = _run_worker(ROOT / "src", cl.url, a.n, f"c{r}")
-                runs.append(got)
+                workers = {s: Worker(srcs[s], urls[s], a.n, f"{s}{r}") for s in STORES}
+                try:
+                    runs.append(one_run(workers, a.n, a.block, r))
+                finally:
+                    for w in workers.values():
+                        w.close()
                 print(f"run {r + 1}/{a.runs} done", file=sys.stderr)
-        one.stop()
+        for srv in servers.values():
+            srv.stop()
     finally:
         subprocess.run(
             ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False
         )
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    def med(f: Any) -> float:
-        return statistics.median(f(x) for x in runs)
+    def rates(s: str, k: str) -> list[float]:
+        return [x for run in runs for x in run[s][k]]
+
+    def ratio(s: str, t: str, k: str) -> float:
+        """Median of s/t over neighbouring blocks (bytes/item: of the runs' ratios)."""
+        return statistics.median(
+            x / y for run in runs for x, y in zip(run[s][k], run[t][k], strict=True)
+        )
 
     def fmt(v: float) -> str:
         return f"{v:,.0f}"
 
+    tree = "this tree" if a.tree == ROOT else f"the tree in {a.tree}"
     lines = [
-        f"RedisStore, one Valkey 9.1 (base = {a.baseline}, one = this tree) and a 3-master "
-        f"Valkey 9.1 cluster (this tree), median of {a.runs} runs, "
-        f"`python benchmarks/store_layouts.py --baseline {a.baseline} --runs {a.runs} "
-        f"--n {a.n}`",
+        f"RedisStore, one Valkey 9.1 each for base (= {a.baseline}) and one (= {tree}), and "
+        f"a 3-master Valkey 9.1 cluster ({tree}), taking turns every {a.block} calls "
+        f"(searches and listings: every {max(a.block // SEARCH_SHARE, 1)}), medians over the "
+        f"blocks of {a.runs} runs, `python benchmarks/store_layouts.py --baseline "
+        f"{a.baseline} --runs {a.runs} --n {a.n} --block {a.block}"
+        + ("" if a.tree == ROOT else f" --tree {a.tree}")
+        + "`",
         "",
         "Rates are calls per second; `bytes/item` is bytes (smaller is better; its ratios are",
         "ratios of bytes, not of rates).",
@@ -175,16 +261,16 @@ def main() -> None:
     ]
     for k in runs[0]["one"]:
         lines.append(
-            f"| {k} | {fmt(med(lambda x, k=k: x['base'][k]))}"
-            f" | {fmt(med(lambda x, k=k: x['one'][k]))}"
-            f" | {fmt(med(lambda x, k=k: x['cluster'][k]))}"
-            f" | {med(lambda x, k=k: x['one'][k] / x['base'][k]):.2f}x"
-            f" | {med(lambda x, k=k: x['cluster'][k] / x['one'][k]):.2f}x |"
+            f"| {k} | {fmt(statistics.median(rates('base', k)))}"
+            f" | {fmt(statistics.median(rates('one', k)))}"
+            f" | {fmt(statistics.median(rates('cluster', k)))}"
+            f" | {ratio('one', 'base', k):.2f}x"
+            f" | {ratio('cluster', 'one', k):.2f}x |"
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "store_layouts.md").write_text(text)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(text)
 
 
 if __name__ == "__main__":

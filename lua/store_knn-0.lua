@@ -26,6 +26,7 @@
 ]]
 --@include store
 local prefix, k, p = ARGV[1], tonumber(ARGV[6]), ARGV[11]
+local one = bucket(prefix, '')  -- one server only: the store's one bucket
 local zero = prefix .. '_fvzero'
 if (p == '' and redis.call('ZCARD', zero) > 0) or (p ~= '' and (redis.call('ZSCORE', zero, p)
     or #redis.call('ZRANGEBYLEX', zero, '[' .. p .. ':', '(' .. p .. ';', 'LIMIT', 0, 1) > 0)) then
@@ -88,7 +89,7 @@ for i = 2, #res, 2 do
   end
 end
 for _, d in ipairs(dead) do
-  local nk = ns_keys(prefix, d[1])
+  local nk = ns_keys(d[1], one)
   if redis.call('EXISTS', nk.items .. d[2]) == 0 then forget(nk, d[2]) end
 end
 table.sort(order, function(x, y)
@@ -103,8 +104,9 @@ for i = offset + 1, math.min(offset + limit, #order) do chosen[#chosen + 1] = or
 if found < k then
   -- every vector under the prefix is in hand: fill a short page with the items that have none
   local room = limit - #chosen
-  for _, entry in ipairs(room > 0 and under(prefix, p) or {}) do
-    local nk = ns_keys(prefix, entry[1])
+  local F = room > 0 and spans()
+  for _, entry in ipairs(F and F.under(F.live(prefix, '', p, '')) or {}) do
+    local nk = ns_keys(entry[1], one)
     expire(nk, now)
     for _, key in ipairs(redis.call('ZRANGE', nk.index, 0, -1)) do
       if room == 0 then break end
@@ -128,7 +130,7 @@ end
 -- the items ranked before the page must exist too (the page's own are read below): one
 -- evicted under maxmemory leaves its documents, and would take a place it no longer has
 for i = 1, math.min(offset, #order) do
-  local nk = ns_keys(prefix, order[i][1])
+  local nk = ns_keys(order[i][1], one)
   if redis.call('EXISTS', nk.items .. order[i][2]) == 0 then
     forget(nk, order[i][2])
     return {'scan'}
@@ -137,7 +139,7 @@ end
 
 local rows = {}
 for _, b in ipairs(chosen) do
-  local nk = ns_keys(prefix, b[1])
+  local nk = ns_keys(b[1], one)
   local h = redis.call('HMGET', nk.items .. b[2], 'y', 'v', 'c', 'u', 't')
   if not h[1] then
     forget(nk, b[2])  -- expired or evicted: its documents go with its other entries

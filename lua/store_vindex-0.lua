@@ -12,15 +12,17 @@
 ]]
 --@include store
 local prefix, start, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local one = bucket(prefix, '')  -- one server only: the store's one bucket
 local namespaces = redis.call('ZRANGE', prefix .. '_ns', start, start + n - 1)
 local now = now_ms()
 for _, ns in ipairs(namespaces) do
-  local nk = ns_keys(prefix, ns)
+  local nk = ns_keys(ns, one)
   expire(nk, now)
-  local vecs = redis.call('HGETALL', nk.vectors)
+  local D = docs(nk)  -- nil while prefix_fvon is not set: nothing to index
+  local vecs = D and redis.call('HGETALL', nk.vectors) or {}
   for i = 1, #vecs, 2 do
     local at = redis.call('ZSCORE', nk.deadlines, vecs[i])
-    write_docs(nk, vecs[i], vecs[i + 1], at and tonumber(at))
+    D.write(nk, vecs[i], vecs[i + 1], at and tonumber(at))
   end
 end
 if #namespaces < n then return -1 end

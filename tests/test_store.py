@@ -564,7 +564,7 @@ SCALARS: list[Any] = [
 
 
 async def test_filters_on_odd_scalars(make: Make) -> None:
-    """The server-side judgement of filters (store_search-2.lua) against InMemoryStore's, on
+    """The server-side judgement of filters (store_search-0.lua) against InMemoryStore's, on
     values msgpack blurs (bytes and str, bool and int, int and float, big ints), with limits
     and offsets that make the script stop early."""
     ours, ref = await make(), Ref()

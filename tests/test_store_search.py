@@ -1,4 +1,4 @@
-"""RedisStore's search (lua/store_search-2.lua driven by langgraph.store.redis.ops): TTL refresh,
+"""RedisStore's search (lua/store_search-0.lua driven by langgraph.store.redis.ops): TTL refresh,
 the expiry mirror, the script's filter verdicts, robustness, and query results.
 
 What is checked:
@@ -825,11 +825,11 @@ def sure_filter(value: Any, flt: dict[str, Any]) -> bool:
 
 
 def script_verdicts(c: redis.Redis, store: Any, ns: tuple[str, ...], flt: Any) -> dict[str, int]:
-    """store_search-2.lua's verdict on every item of `ns` (1 sure, 2 unsure; absent: dropped),
-    walking them all (ARGV[7] = "0")."""
+    """store_search-0.lua's verdict on every item of `ns` (1 sure, 2 unsure; absent: dropped),
+    walking them all (ARGV[9] = "0")."""
     call = store._ops._search_call(SearchOp(ns, filter=flt, limit=10_000), False)
     args = list(call.args)
-    args[6] = "0"
+    args[8] = "0"
     [reply] = round_trip(c, RoundTrip([Eval(call.script, call.keys, args)]))
     return {dec(_str(row[2])): int(row[8]) for row in reply[0]}
 
@@ -848,7 +848,7 @@ def _sure_value(v: Any) -> bool:
 
 @pytest.mark.one_server
 async def test_filter_verdicts_never_contradict_inmemory(backend: Backend) -> None:
-    """store_search-2.lua called directly: an item it drops must not match InMemoryStore's
+    """store_search-0.lua called directly: an item it drops must not match InMemoryStore's
     comparison, one it counts sure must match; in the sure classes every verdict is sure, and
     a refreshing search is one round trip (real servers only: fakeredis has no cmsgpack, so
     every verdict is unsure there)."""
@@ -1043,7 +1043,7 @@ def test_winner_changed_between_scan_and_fetch(backend: Backend, change: str) ->
                 changed: list[str] = changed,
             ) -> None:
                 assert {e.script.name for e in rt.cmds} == {"store_get"}, rt  # type: ignore[union-attr]
-                key = dec(rt.cmds[0].args[3])  # type: ignore[union-attr]
+                key = dec(rt.cmds[0].args[2])  # type: ignore[union-attr]
                 new = RACE_CHANGES[change](values[key])
                 if change == "evict":
                     c.delete(item_key(store, ns, key))

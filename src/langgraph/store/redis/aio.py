@@ -77,7 +77,9 @@ class AsyncRedisStore(BaseRedisStore):
                     driver.twin_of_plain(client, acluster.RedisCluster)
                 )
             d = driver.AsyncDriver(self.client, self._round_trip)
+            await d.start()
             self._ops.cluster = d.kind == driver.CLUSTER
+            self._ops.cross = d.cross
             self._driver = d
             return d
 
@@ -93,19 +95,21 @@ class AsyncRedisStore(BaseRedisStore):
             await store.aclose()
 
     async def aclose(self) -> None:
+        if self._driver is not None:
+            await self._driver.aclose()  # its own connections to a cluster's masters
+            self._driver = None
         if self._private is not None:
             await self._private.aclose()
             self._private = None
             if self._user_client is None or self._client is not self._user_client:
                 self._client = None
-            self._driver = None
 
     async def setup(self) -> None:  # type: ignore[override]
         """Loads the scripts (on every master of a cluster), and readies the server's vector
         index where there is one and the store has an `index` (idempotent). The store also
         works without it, scanning."""
         d = await self._connect()
-        fo, wanted = load_steps(self._ops.cluster)
+        fo, wanted = load_steps(self._ops.cross)
         for shas in await d.fan_out(fo):
             check_loaded(wanted, shas)
         steps = self._index_steps()
@@ -144,15 +148,26 @@ class AsyncRedisStore(BaseRedisStore):
         embedded = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in qs))  # type: ignore[union-attr]
         d = await self._connect()
         gen = self._ops.batch(ops, vectors, dict(zip(qs, embedded, strict=True)), dims)
-        reply: list[Any] | None = None
+        one_server = d.kind == driver.ONE  # round trips straight to ours, as the driver sends them
+        reply: Any = None
         try:
             while True:
-                step = gen.send(reply)  # type: ignore[arg-type]
+                step = gen.send(reply)
                 try:
-                    if isinstance(step, FanOut):
-                        reply = await d.fan_out(step)
-                    else:
+                    if one_server:
+                        reply = await self._round_trip(step)  # type: ignore[arg-type]
+                    elif isinstance(step, RoundTrip):
                         reply = await d.round_trip(step)
+                    elif isinstance(step, FanOut):
+                        reply = await d.fan_out(step)
+                    else:  # both at once: a cluster's reads of one slot and of every master
+                        got = await asyncio.gather(
+                            d.round_trip(step.rt), d.fan_out(step.fo), return_exceptions=True
+                        )
+                        for x in got:
+                            if isinstance(x, BaseException):
+                                raise x
+                        reply = tuple(got)
                 except ResponseError as e:
                     if (err := dims_error(e)) is e:
                         raise

@@ -29,10 +29,11 @@ from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
 
 
-def load_steps(cluster: bool) -> tuple[FanOut, list[Script]]:
+def load_steps(cross: bool) -> tuple[FanOut, list[Script]]:
     """setup()'s script loading: every script on every server (each master of a cluster, with
-    the `allow-cross-slot-keys` twins there); check the replies with scripts.check_loaded."""
-    wanted = to_load(cluster)
+    the `allow-cross-slot-keys` twins where the servers take flags: `cross`); check the replies
+    with scripts.check_loaded."""
+    wanted = to_load(cross)
 
     def build(_: list[str]) -> list[Eval | Cmd]:
         return [Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted]

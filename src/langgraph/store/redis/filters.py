@@ -1,5 +1,5 @@
 """Search filters: InMemoryStore's comparison (the client's final word on every item), and
-the part of a filter store_search-2.lua can judge itself (its triples)."""
+the part of a filter store_search-0.lua can judge itself (its triples)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _operand(x: Any) -> str | None:
 
 
 def prefilter(filter: dict[str, Any] | None) -> tuple[list[str], bool]:
-    """The top-level scalar conditions of a search filter as store_search-2.lua's triples, and
+    """The top-level scalar conditions of a search filter as store_search-0.lua's triples, and
     whether they are the whole filter (then the script may count sure matches and stop). A
     range operand goes as Python's float() of it, as InMemoryStore compares; one float()
     refuses makes the condition never true ("no"). The client re-checks every item with

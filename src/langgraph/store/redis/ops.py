@@ -9,13 +9,15 @@ script call).
 
 On a Redis Cluster (`cluster`) each namespace's keys, and its entries in the store's listings,
 live in the slot of the namespace (includes/store.lua: Buckets): a get or a put is still one
-script call on one slot. A search or a listing spans namespaces, so `_spread` first asks each
-master which of its buckets exist (a FanOut of store_buckets), then sends the store_search or
-store_namespaces call once per bucket, and merges the replies as one server's reply would be.
+script call on one slot. A search or a listing spans namespaces: its script takes no keys and
+reads the buckets it is given ("" on one server), so `_spread` sends it as a FanOut, once to
+each master with the suffixes of that master's buckets, and merges the masters' replies as one
+server's reply would be: one round trip, as on one server.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Generator, Iterable, Sequence
@@ -26,13 +28,14 @@ from typing import Any
 
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc, group_suffixes, group_tag
-from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip, _str
+from langgraph.checkpoint.redis.ops import Eval, FanOut, RoundTrip, _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
     GetOp,
     Item,
     ListNamespacesOp,
+    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -47,10 +50,24 @@ from .filters import prefilter
 from .vectors import Entry, Matrix, VectorCache, rank
 
 Batch = Generator[RoundTrip, list[Any], list[Result]]
-Spread = Generator["RoundTrip | FanOut", list[Any], list[Result]]
+Spread = Generator["RoundTrip | FanOut | Both", Any, list[Result]]
 SPANNING = frozenset({"store_search", "store_namespaces"})
-"""The scripts that read every namespace of a bucket: on a cluster, one call per bucket."""
+"""The scripts that read every namespace of the buckets they are given: on a cluster, a FanOut
+(one call per master)."""
 Searched = tuple[list[SearchItem], list[Eval]]
+
+# the fan-outs' ARGV, 0-based: both take the buckets, P and P's bucket; then store_search-0.lua's
+_BUCKETS, _P, _PBUCKET, _MODE, _REFRESH, _STOP = 1, 2, 3, 4, 7, 8
+
+
+@dataclass
+class Both:
+    """A round trip and a fan-out that go out together (on the async store, concurrently): a
+    cluster's batch whose reads hold both calls of one slot and calls that span the masters.
+    The drivers answer (the round trip's replies, the fan-out's)."""
+
+    rt: RoundTrip
+    fo: FanOut
 
 
 def ns_key(namespace: Sequence[str]) -> str:
@@ -81,6 +98,12 @@ def stamp() -> int:
         return _last_stamp
 
 
+def _bytes(x: Any) -> bytes:
+    """A reply's string as bytes: memcmp order, as Redis keeps members and store.lua's under()
+    orders namespaces of equal first seq."""
+    return x if isinstance(x, bytes) else str(x).encode()
+
+
 def _time(ms: Any) -> datetime:
     return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)
 
@@ -93,34 +116,27 @@ class StoreOps:
     cache: VectorCache | None = None
     knn: int = 0  # the dimensions of the server's vector index setup() readied, 0: none
     cluster: bool = False  # the bucketed layout of a Redis Cluster, set when the store connects
+    cross: bool = False  # the cluster's servers take `#!lua flags=` (Redis 7+, Valkey)
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
         self._kept_groups: dict[int, tuple[list[str], str]] = {}
+        self._fence = f"{self.prefix}_fence"
 
     # -- keys ------------------------------------------------------------------------
 
-    def tag(self, nse: str) -> str:
-        """The hash tag part of namespace `nse`'s keys: "{N}" on one server; "{b}N" on a
-        cluster, b the tag of the first slot of N's slot's group (keys.group_tag)."""
-        return group_tag(nse) + nse if self.cluster else f"{{{nse}}}"
-
     def item_key(self, nse: str, key: str) -> str:
-        return f"{self.prefix}:{self.tag(nse)}:{enc(key)}"
-
-    @property
-    def ns_index(self) -> str:
-        """The namespace listing of one server (on a cluster, of no bucket: `_spread` sends
-        a call naming it to every bucket instead)."""
-        return f"{self.prefix}_ns"
+        """Item `key` of namespace `nse`, tagged "{N}" on one server; "{b}N" on a cluster, b the
+        tag of the first slot of N's slot's group (keys.group_tag)."""
+        if self.cluster:
+            return f"{self.prefix}:{group_tag(nse)}{nse}:{enc(key)}"
+        return f"{self.prefix}:{{{nse}}}:{enc(key)}"
 
     def fence_of(self, nse: str) -> str:
-        """The never-written key every script declares (includes/store.lua: Buckets)."""
-        return f"{self.prefix}_fence:{group_tag(nse)}" if self.cluster else f"{self.prefix}_fence"
-
-    def ns_index_of(self, nse: str) -> str:
-        """The listing of the bucket of namespace `nse`: in its slot on a cluster."""
-        return f"{self.prefix}_ns:{group_tag(nse)}" if self.cluster else f"{self.prefix}_ns"
+        """The never-written key store_get and store_put declare with the item: the bucket's
+        fence on a cluster (includes/store.lua: Buckets); on one server `prefix_fence`, which
+        only tells the script the prefix and that its bucket suffix is ""."""
+        return f"{self._fence}:{group_tag(nse)}" if self.cluster else self._fence
 
     # -- values ----------------------------------------------------------------------
 
@@ -142,9 +158,7 @@ class StoreOps:
         `queries`: the query embeddings of the searches (the drivers embed, sync or async,
         before calling)."""
         one = self._batch(ops, vectors, queries, dims)
-        if not self.cluster:
-            return (yield from one)
-        return (yield from self._spread(one))
+        return self._spread(one) if self.cluster else one
 
     def _batch(
         self,
@@ -167,17 +181,7 @@ class StoreOps:
                 else:
                     reads.append((i, op, self._search_call(op, scored)))
             elif isinstance(op, ListNamespacesOp):
-                reads.append(
-                    (
-                        i,
-                        op,
-                        Eval(
-                            self.s["store_namespaces"],
-                            [self.ns_index, f"{self.prefix}_fence"],
-                            [self.prefix],
-                        ),
-                    )
-                )
+                reads.append((i, op, self._listing_call(op)))
             elif isinstance(op, PutOp):
                 puts[(tuple(op.namespace), op.key)] = op
             else:
@@ -210,12 +214,7 @@ class StoreOps:
                 cmds.append(
                     Eval(
                         self.s["store_put"],
-                        [
-                            self.item_key(nse, key),
-                            f"{self.prefix}_keys:{self.tag(nse)}",
-                            self.ns_index_of(nse),
-                            self.fence_of(nse),
-                        ],
+                        [self.item_key(nse, key), self.fence_of(nse)],
                         [
                             nse,
                             enc(key),
@@ -223,7 +222,6 @@ class StoreOps:
                             ttl_ms,
                             (vectors or {}).get((namespace, key), b""),
                             vtype,
-                            self.prefix,
                             dims if (namespace, key) in (vectors or {}) else 0,
                             stamp() if self.cluster else 0,
                         ],
@@ -237,16 +235,17 @@ class StoreOps:
                     raise reply
         return results
 
-    # -- a cluster: the calls that span namespaces, once per bucket -------------------------
+    # -- a cluster: the calls that span namespaces, once per master --------------------------
 
     def _spread(self, batch: Batch) -> Spread:
-        """Drives a one-server batch on a cluster: each round trip that holds a store_search or
-        store_namespaces call (named for the one-server listing) goes out with that call once
-        per bucket that exists, and gets back one merged reply in its place."""
-        reply: list[Any] | None = None
+        """Drives a one-server batch on a cluster: each round trip that holds store_search or
+        store_namespaces calls (for one server's bucket, "") sends them as one FanOut, each
+        master getting them for the buckets of its slots, together with the round trip's other
+        calls (`Both`); the masters' replies to each call are merged into one server's."""
+        reply: Any = None
         while True:
             try:
-                rt = batch.send(reply)  # type: ignore[arg-type]
+                rt = batch.send(reply)
             except StopIteration as stop:
                 return stop.value
             spans = {
@@ -257,76 +256,75 @@ class StoreOps:
             if not spans:
                 reply = yield rt
                 continue
-            live = yield from self._buckets()
-            cmds: list[Eval | Cmd] = []
-            where: list[tuple[int, int]] = []
-            for i, c in enumerate(rt.cmds):
-                each = [self._in_bucket(c, b) for b in live] if i in spans else [c]
-                where.append((len(cmds), len(each)))
-                cmds += each  # type: ignore[arg-type]
-            got = (yield RoundTrip(cmds)) if cmds else []
-            reply = []
-            for i, (at, n) in enumerate(where):
-                part = got[at : at + n]
-                reply.append(self._merge(rt.cmds[i], part) if i in spans else part[0])
+            calls: list[Eval] = [rt.cmds[i] for i in sorted(spans)]  # type: ignore[misc]
+            fo = FanOut(lambda sfxs, calls=calls: [self._on_master(c, sfxs) for c in calls])
+            rest = [c for i, c in enumerate(rt.cmds) if i not in spans]
+            if rest:
+                got, per_master = yield Both(RoundTrip(rest), fo)
+            else:
+                got, per_master = [], (yield fo)
+            merged = iter(self._merge(c, [m[j] for m in per_master]) for j, c in enumerate(calls))
+            others = iter(got)
+            reply = [next(merged) if i in spans else next(others) for i in range(len(rt.cmds))]
 
-    def _buckets(self) -> Generator[FanOut, list[Any], list[str]]:
-        """The bucket suffixes whose namespace listing exists, from every master."""
-        s = self.s["store_buckets"]
-        fan = s.cross if s.cross is not None else s
-
-        def build(sfxs: list[str]) -> list[Eval | Cmd]:
-            return [Eval(fan, [], [self.ns_index, self._groups_of(sfxs)])]
-
-        replies = yield FanOut(build)
-        return [_str(b) for per_master in replies for b in per_master[0]]
+    def _on_master(self, c: Eval, sfxs: list[str]) -> Eval:
+        """A spanning call for one master: its flagged twin where the servers take flags
+        (scripts.py; Redis 6.2 lets a script read any key of its node), the master's buckets
+        and P's. A search re-arms nothing there (ARGV[8] "0"): one master cannot know the
+        page, so the merge's reader re-arms what it returns (ops._search)."""
+        args = list(c.args)
+        args[_BUCKETS] = self._groups_of(sfxs)
+        if args[_P]:
+            args[_PBUCKET] = ":" + group_tag(args[_P])
+        if c.script.name == "store_search":
+            args[_REFRESH] = "0"
+        return Eval((self.cross and c.script.cross) or c.script, [], args)
 
     def _groups_of(self, sfxs: list[str]) -> str:
-        """A master's group buckets, as store_buckets takes them, kept per slot list (the
-        driver's Masters hands out the same list until the topology changes)."""
+        """A master's group buckets, as the fan-outs take them ("," for none), kept per slot
+        list (the driver's Masters hands out the same list until the topology changes)."""
         kept = self._kept_groups.get(id(sfxs))
         if kept is None or kept[0] is not sfxs:
             groups = group_suffixes()
-            kept = (sfxs, ",".join(b for b in sfxs if b in groups))
+            kept = (sfxs, ",".join(b for b in sfxs if b in groups) or ",")
             if len(self._kept_groups) > 64:
                 self._kept_groups.clear()
             self._kept_groups[id(sfxs)] = kept
         return kept[1]
 
-    def _in_bucket(self, c: Eval, sfx: str) -> Eval:
-        """A spanning call for one bucket. A search's TTL re-arms and its one-call completion
-        of a short query page are left to the merge's reader (ops._search): one bucket cannot
-        know the page, so it re-arms nothing (ARGV[6] "0") and, in rank mode, is told an
-        offset (ARGV[4]) that rules the completion out."""
-        args = list(c.args)
-        if c.script.name == "store_search":
-            args[5] = "0"
-            if args[2] != "page":
-                args[3] = max(int(args[3]), 1)
-        return Eval(c.script, [f"{self.ns_index}{sfx}", f"{self.prefix}_fence{sfx}"], args)
-
     @staticmethod
     def _merge(c: Eval, parts: list[Any]) -> Any:
-        """The buckets' replies to one spanning call as one server's reply: namespaces
-        listed together; a search's rows (or rank blocks) in the order of the namespaces'
-        first seq, each namespace's rows in their own order, stopped if any bucket stopped,
-        and never armed (`_in_bucket`)."""
+        """The masters' replies to one spanning call as one server's reply: namespaces listed
+        together; a search's rows (or rank blocks) in the order of the namespaces' first seq,
+        then of their names' bytes (each master's own order: includes/store.lua's under), each
+        namespace's rows in their own order, stopped if any master stopped, never armed
+        (`_on_master`), and the masters' dimensions (-1 when they differ)."""
         if c.script.name == "store_namespaces":
             return [n for part in parts for n in part]
         rows = [r for part in parts for r in (part[0] or [])]
-        rows.sort(key=lambda r: (int(r[1]), _str(r[0])))
+        rows.sort(key=lambda r: (int(r[1]), _bytes(r[0])))
         stopped = max((int(part[1]) for part in parts), default=0)
-        dims = next((part[3] for part in parts if part[3]), None)
-        return [rows, stopped, 0, dims]
+        dims = {int(part[3]) for part in parts if part[3]}
+        return [rows, stopped, 0, (dims.pop() if len(dims) == 1 else -1) if dims else None]
+
+    def _listing_call(self, op: ListNamespacesOp) -> Eval:
+        """store_namespaces for one server's bucket. On a cluster it reads only the
+        namespaces under `_head(op)`: each master then touches only the buckets that list one.
+        One server reads its one listing whole, as one ZRANGE: cheaper than a range and a
+        ZSCORE unless most namespaces are outside the prefix (the client drops those,
+        _namespaces)."""
+        nsp = ns_key(_head(op)[0]) if self.cluster else ""
+        return Eval(self.s["store_namespaces"], [], [self.prefix, "", nsp, ""])
 
     def _get_call(self, nse: str, key: str, refresh: bool, query: bool = False) -> Eval:
         """store_get of one item; `query`: a query reading what it ranked (the namespace's
         version back, a missing item's entries forgotten)."""
-        return Eval(
-            self.s["store_get"],
-            [self.item_key(nse, key), self.ns_index_of(nse), self.fence_of(nse)],
-            ["1" if refresh else "0", self.prefix, nse, enc(key), "1" if query else "0"],
-        )
+        if self.cluster:
+            keys = [f"{self.prefix}:{group_tag(nse)}{nse}:{enc(key)}", self.fence_of(nse)]
+        else:
+            keys = [f"{self.prefix}:{{{nse}}}:{enc(key)}", self._fence]
+        args = ["1" if refresh else "0", nse, enc(key), "1" if query else "0"]
+        return Eval(self.s["store_get"], keys, args)
 
     # -- results ---------------------------------------------------------------------
 
@@ -352,10 +350,12 @@ class StoreOps:
         cached = self.cache.held(nsp) if scored and held and self.cache is not None else []
         return Eval(
             self.s["store_search"],
-            [self.ns_index, f"{self.prefix}_fence"],
+            [],
             [
                 self.prefix,
+                "",  # one server's bucket (_on_master names a master's, and P's)
                 nsp,
+                "",
                 ("verify" if verify else "rank") if scored else "page",
                 max(op.offset, 0),
                 max(op.limit, 0),
@@ -430,7 +430,7 @@ class StoreOps:
                 return done, []
             read = self._search_call(op, True)
             (reply,) = yield RoundTrip([read])
-        rank = read.args[2] != "page"
+        rank = read.args[_MODE] != "page"
         for attempt in range(4):
             cols = self._columns(reply, rank)
             if cols is None:
@@ -440,9 +440,10 @@ class StoreOps:
                 cols = self._columns(reply, rank)
                 assert cols is not None
             if rank and reply[3] and int(reply[3]) != len(query):
+                have = "vectors of several" if int(reply[3]) < 0 else f"vectors of {int(reply[3])}"
                 raise ValueError(
-                    f"the store's vectors have {int(reply[3])} dimensions and this query's "
-                    f"embedding {len(query)}: was the index's embed function changed?"
+                    f"the store holds {have} dimensions and this query's embedding "
+                    f"{len(query)}: was the index's embed function changed?"
                 )
             stopped, armed = int(reply[1]), int(reply[2])
             chosen, before = self._choose(op, cols, query)
@@ -450,7 +451,7 @@ class StoreOps:
                 # the script stopped at its count of sure matches and this check disagreed
                 # with one (a bytes value): walk every candidate, re-arming here
                 args = list(read.args)
-                args[5], args[6] = "0", "0"
+                args[_REFRESH], args[_STOP] = "0", "0"
                 (reply,) = yield RoundTrip([Eval(read.script, read.keys, args)])
                 cols, armed = self._columns(reply, rank), 0
                 assert cols is not None  # a page walk holds no vectors
@@ -539,7 +540,7 @@ class StoreOps:
         return page, [kept[j] for j in before]
 
     def _columns(self, reply: Any, rank: bool) -> Columns | None:
-        """store_search-2.lua's candidates, column by column. A rank block's vectors come
+        """store_search-0.lua's candidates, column by column. A rank block's vectors come
         from the reply (and go into the cache) or, when the client named their version as
         held, from the cache, brought up to date with the reply's delta when the namespace
         changed since; None when the cache has dropped them since."""
@@ -588,16 +589,35 @@ class StoreOps:
 
     @staticmethod
     def _namespaces(op: ListNamespacesOp, reply: list[Any]) -> list[tuple[str, ...]]:
+        """The page of a listing, from what store_namespaces read. A prefix without a
+        wildcard (`_head`) is tested on the encoded names (N == P or N under P:, exactly its
+        test: a label's encoding holds no ":"), which the script may have done already;
+        the other conditions on the decoded namespaces."""
+        head, done = _head(op)
+        if done is not None and head:
+            nsp = ns_key(head).encode()
+            under = nsp + b":"
+            reply = [n for n in map(_bytes, reply) if n == nsp or n.startswith(under)]
         namespaces = [ns_of(n) for n in reply]
-        if op.match_conditions:
-            namespaces = [
-                ns for ns in namespaces if all(_does_match(c, ns) for c in op.match_conditions)
-            ]
+        conditions = [c for c in op.match_conditions or () if c is not done]
+        if conditions:
+            namespaces = [ns for ns in namespaces if all(_does_match(c, ns) for c in conditions)]
         if op.max_depth is not None:
             namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
         else:
             namespaces = sorted(namespaces)
         return namespaces[op.offset : op.offset + op.limit]
+
+
+def _head(op: ListNamespacesOp) -> tuple[tuple[str, ...], MatchCondition | None]:
+    """The labels before the first wildcard of a listing's first prefix condition: the
+    script reads only the namespaces equal to them or under them. And that condition when it
+    has no wildcard: then the script's reading is exactly its test."""
+    for cond in op.match_conditions or ():
+        if cond.match_type == "prefix":
+            head = tuple(itertools.takewhile(lambda label: label != "*", cond.path))
+            return head, cond if len(head) == len(cond.path) else None
+    return (), None
 
 
 @dataclass

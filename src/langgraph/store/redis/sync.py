@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import redis
@@ -11,6 +12,7 @@ import redis.cluster as scluster
 from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.checkpoint.redis.scripts import check_loaded
+from langgraph.checkpoint.redis.sync import round_trip
 from langgraph.store.base import Op, Result
 
 from .base import BaseRedisStore, dims_error, load_steps
@@ -18,13 +20,14 @@ from .base import BaseRedisStore, dims_error, load_steps
 
 class RedisStore(BaseRedisStore):
     """Long-term memory on any Redis 6.2+, Valkey, Sentinel or Redis Cluster: one Lua script per
-    put, a get or search in one round trip (two on a cluster), no modules. Same import path as
-    langgraph-checkpoint-redis's RedisStore."""
+    put, a get or search in one round trip (on a cluster a search is one script call per
+    master), no modules. Same import path as langgraph-checkpoint-redis's RedisStore."""
 
     def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
         super().__init__(redis_url, **kwargs)
         self._private: Any = None
         self._driver: driver.SyncDriver | None = None
+        self._send: Callable[[RoundTrip], list[Any]] | None = None
         user = self._user_client
         if user is None:
             url = str(self._redis_url)
@@ -60,7 +63,11 @@ class RedisStore(BaseRedisStore):
         ):
             self._private = self.client = driver.twin_of_plain(self.client, scluster.RedisCluster)
         d = driver.SyncDriver(self.client)
+        d.start()
         self._ops.cluster = d.kind == driver.CLUSTER
+        self._ops.cross = d.cross
+        # one server: each round trip straight to the client, as the driver would send it
+        self._send = partial(round_trip, self.client) if d.kind == driver.ONE else None
         self._driver = d
         return d
 
@@ -83,7 +90,7 @@ class RedisStore(BaseRedisStore):
         index where there is one and the store has an `index` (idempotent). The store also
         works without it, scanning."""
         d = self._connect()
-        fo, wanted = load_steps(self._ops.cluster)
+        fo, wanted = load_steps(self._ops.cross)
         for shas in d.fan_out(fo):
             check_loaded(wanted, shas)
         steps = self._index_steps()
@@ -112,12 +119,20 @@ class RedisStore(BaseRedisStore):
         queries = {q: self.embeddings.embed_query(q) for q in self._queries(ops)}  # type: ignore[union-attr]
         d = self._connect()
         gen = self._ops.batch(ops, vectors, queries, dims)
-        reply: list[Any] | None = None
+        send = self._send
+        reply: Any = None
         try:
             while True:
-                step = gen.send(reply)  # type: ignore[arg-type]
+                step = gen.send(reply)
                 try:
-                    reply = d.fan_out(step) if isinstance(step, FanOut) else d.round_trip(step)
+                    if send is not None:
+                        reply = send(step)  # type: ignore[arg-type]
+                    elif isinstance(step, RoundTrip):
+                        reply = d.round_trip(step)
+                    elif isinstance(step, FanOut):
+                        reply = d.fan_out(step)
+                    else:
+                        reply = (d.round_trip(step.rt), d.fan_out(step.fo))
                 except redis.ResponseError as e:
                     if (err := dims_error(e)) is e:
                         raise

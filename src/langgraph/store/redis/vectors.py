@@ -173,7 +173,7 @@ class Entry:
         fresh: list[Any],
         fresh_vectors: list[Any],
     ) -> Entry | None:
-        """This entry at a later version, from store_search-2.lua's delta: keys gone, keys
+        """This entry at a later version, from store_search-0.lua's delta: keys gone, keys
         updated in place, keys new since (a key deleted and put again is new: it moves to the
         end). None when the delta does not fit this entry (then the caller asks for all)."""
         where = self.where

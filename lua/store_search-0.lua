@@ -1,34 +1,42 @@
 --[[ store_search: the live items under a namespace prefix, for SearchOp, in one call; and,
   when this call can know which items the search returns, their TTLs re-armed in it.
 
-  KEYS[1]  namespaces         store_ns<b>     (ZSET, score 0, lexical; read through
-                                               includes/store.lua's under(), with store_nsseq<b>;
-                                               <b> the bucket suffix, "" on one server)
-  KEYS[2]  the fence          store_fence<b>  never written: declared so that while the
-                                               bucket's slot migrates the server answers
-                                               TRYAGAIN/ASK before the script starts
-                                               (includes/store.lua: Buckets)
-  ARGV[1]  the store prefix   ("store")
-  ARGV[2]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
-  ARGV[3]  mode: "page" for a search without a query (the matches in order, a page of them
+  No KEYS: a fan-out. On one server it reads the store's one listing; on a cluster the client
+  calls it once per master (with `#!lua flags=allow-cross-slot-keys`, scripts.py), with the
+  suffixes of that master's buckets, and it reads every bucket of them that lists a namespace
+  under the prefix, after touching each one's fence (includes/store.lua: F.live, Buckets): on a
+  migrating slot the server refuses the call before it changed anything, and the client sends
+  it again.
+
+  ARGV[1]  the store prefix   ("store"): the listings are store_ns<b> (ZSET, score 0, lexical;
+                              read through includes/store.lua's F.live() and F.under(), with
+                              store_nsseq<b>; <b> the bucket suffix, "" on one server)
+  ARGV[2]  the buckets: "" on one server; on a cluster the master's bucket suffixes joined by
+           "," ("," for none)
+  ARGV[3]  P, the encoded namespace prefix (labels joined by ":"), "" for every namespace
+  ARGV[4]  P's bucket suffix on a cluster (the only bucket that can list N == P), else ""
+  ARGV[5]  mode: "page" for a search without a query (the matches in order, a page of them
            decided here when every verdict is sure), "rank" for a query (every candidate with
            its vectors, for the client to score), "verify" as "rank" but checking that every
            candidate's item exists (a key evicted under maxmemory leaves its entries, and
            the client asks so after it found one)
-  ARGV[4]  the search's offset
-  ARGV[5]  the search's limit
-  ARGV[6]  "1" to re-arm the TTLs of the items the search returns (SearchOp.refresh_ttl)
-  ARGV[7]  "1" to stop at offset + limit sure matches (page mode), "0" to walk every item
-  ARGV[8]  "1" when the triples below are the whole filter, "0" when the client checks more
-  ARGV[9]  V, the number of cached namespaces that follow (rank mode), then V pairs
+  ARGV[6]  the search's offset
+  ARGV[7]  the search's limit
+  ARGV[8]  "1" to re-arm the TTLs of the items the search returns (SearchOp.refresh_ttl); on a
+           cluster always "0" (one master cannot know the page: the client re-arms it)
+  ARGV[9]  "1" to stop at offset + limit sure matches (page mode), "0" to walk every item
+  ARGV[10] "1" when the triples below are the whole filter, "0" when the client checks more
+  ARGV[11] V, the number of cached namespaces that follow (rank mode), then V pairs
            (N, version): the namespaces whose vectors the client holds, and under which version
-  ARGV[10 + 2V ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
+  ARGV[12 + 2V ..]  filter triples (op, key, operand): op "eq", "ne", "gt", "gte", "lt", "lte" or
               "no" (a range operand Python's float() refuses: never true); key a top-level key
               of the value; operand "s<string>" or "n<number>"
 
   Namespaces are N == P or N starting with P .. ":" (a label boundary: ("a",) is a prefix of
   ("a", "b"), not of ("ab",)). They are walked in the order of their first item and each one's
   items in insertion order: InMemoryStore's order, so a search without a query can stop early.
+  On a cluster the namespaces of all the master's buckets are walked in that order together
+  (includes/store.lua: under), and the client merges the masters' replies by the same key.
 
   The filter is judged here as InMemoryStore judges it (langgraph.store.memory: == for $eq and
   $ne, float() on both sides for the ranges) wherever a decoded msgpack value makes that
@@ -37,20 +45,22 @@
   Python's; an integer beyond 2^53 under $eq/$ne; other serde types; msgpack extension types;
   a server without cmsgpack). The client re-checks every item with InMemoryStore's comparison.
   The one blur left is msgpack's: cmsgpack decodes bytes as strings, so a "sure" string match
-  can be a bytes value the client rejects (then it asks again, with ARGV[7] = "0").
+  can be a bytes value the client rejects (then it asks again, with ARGV[9] = "0").
 
   Re-arming: the page is known here when every returned row is sure. Page mode: rows offset+1 ..
   offset+limit. Rank mode: only when every candidate is returned (offset 0, at most limit of
   them); then their values come back too, so such a search is one call. Otherwise the client
   scores, then fetches the winners with store_get-3.lua, which re-arms them as it reads them.
-  Expired items are removed on the way, with their entries (includes/store.lua). The items
-  of a namespace share its hash tag; different namespaces are different slots, so on a
-  cluster this script reads one bucket (the namespaces of one slot) and the client calls it
-  for every bucket that exists, merging the replies in the same order (ops.StoreOps, with
-  re-arming left to the client: only the merge knows the page).
+  Expired items are removed on the way, with their entries (includes/store.lua). On a cluster
+  each master stops at its own offset + limit sure matches (the page is among the first
+  offset + limit of the merge), re-arms nothing (ARGV[8] "0": only the merge knows the page,
+  and the client re-arms what it returns: ops.StoreOps._search) and completes a rank page
+  (below) without re-arming it.
 
   Returns { rows, stopped, armed, dims }: dims, the dimensions of the store's vectors
-  (store_dims, set by the first put of a vector), or false.
+  (store_dims<b>, set by the first put of a vector into the bucket; on a cluster, of the
+  buckets that hold a candidate), or false; -1 when those buckets hold vectors of different
+  dimensions.
   Page mode: rows = { {N, nsseq, K, seq, {y, v}, c, u, ttl ms or false, verdict (1 sure,
   2 unsure)}, ... }, the matches in walk order.
   Rank mode: rows = { {N, nsseq, version or false, order or false, vectors or false,
@@ -59,27 +69,27 @@
   the client holds them under the current version, or under an older one the namespace's log
   still holds: then delta = {that version, keys gone, keys updated, their vectors, keys new
   since (in order), their vectors} brings the client's copy up to date (includes/store.lua).
-  candidates: the keys a filter kept, in order, or false without a filter (every key is one). data: stride values per candidate: 0 (nothing), 2 (y, v:
-  a filter, for the client's check) or 5 (y, v, c, u, ttl ms or false: every candidate is
-  returned, and this call re-armed them; candidates is then always given).
+  candidates: the keys a filter kept, in order, or false without a filter (every key is one).
+  data: stride values per candidate: 0 (nothing), 2 (y, v: a filter, for the client's check)
+  or 5 (y, v, c, u, ttl ms or false: every candidate is returned, and this call re-armed them
+  as asked; candidates is then always given).
   stopped = 1 when the walk ended at offset + limit sure
   matches; armed = 1 when this call decided the page and re-armed it (as asked), so the client
   re-arms nothing. (When the client's check then rejects a bytes value counted sure here, the
   page this call re-armed was off by that item: the one over-refresh left.)
 ]]
 --@include store
-local prefix, p, mode = ARGV[1], ARGV[2], ARGV[3]
-bucket(prefix, KEYS[1])
-local offset, limit, refresh = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1'
-local rank, whole = mode == 'rank' or mode == 'verify', ARGV[8] == '1'
+local prefix, p, mode = ARGV[1], ARGV[3], ARGV[5]
+local offset, limit, refresh = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8] == '1'
+local rank, whole = mode == 'rank' or mode == 'verify', ARGV[10] == '1'
 local check = mode == 'verify'
-local stop = (not rank and ARGV[7] == '1') and offset + limit or 0
+local stop = (not rank and ARGV[9] == '1') and offset + limit or 0
 local EXACT = 9007199254740992  -- 2^53: integers beyond it are not exact as doubles
 local held = {}
-local nheld = tonumber(ARGV[9])
-for i = 10, 9 + 2 * nheld, 2 do held[ARGV[i]] = ARGV[i + 1] end
+local nheld = tonumber(ARGV[11])
+for i = 12, 11 + 2 * nheld, 2 do held[ARGV[i]] = ARGV[i + 1] end
 local conds = {}
-for i = 10 + 2 * nheld, #ARGV, 3 do
+for i = 12 + 2 * nheld, #ARGV, 3 do
   local raw = ARGV[i + 2]
   local operand = string.sub(raw, 2)
   if string.sub(raw, 1, 1) == 'n' then operand = tonumber(operand) end
@@ -127,7 +137,9 @@ local function verdict(vtype, packed)
   return sure and 1 or 2
 end
 
-local order = under(prefix, p)
+local F = spans()
+local found = F.live(prefix, ARGV[2], p, ARGV[4])
+local order = F.under(found)
 local now = now_ms()
 
 local function rearm(nk, k, ttl)
@@ -139,7 +151,7 @@ local function page()
   local out, where, sure, unsure = {}, {}, 0, 0
   for _, entry in ipairs(order) do
     local ns = entry[1]
-    local nk = ns_keys(prefix, ns)
+    local nk = ns_keys(ns, entry[3])
     expire(nk, now)
     local members = redis.call('ZRANGE', nk.index, 0, -1, 'WITHSCORES')
     for i = 1, #members, 2 do
@@ -194,12 +206,12 @@ local function candidates()
   local filtered = #conds > 0 or not whole
   for _, entry in ipairs(order) do
     local ns = entry[1]
-    local nk = ns_keys(prefix, ns)
+    local nk = ns_keys(ns, entry[3])
     expire(nk, now)
-    local version = redis.call('HGET', nk.versions, ns)
+    local version = redis.call('HGET', bk(nk.b, '_nsver'), ns)
     local hit = version and held[ns] == version
     local members, vecs, delta = false, false, false
-    local from = not hit and version and held[ns] and since(nk, held[ns])
+    local from = not hit and version and held[ns] and F.since(nk, held[ns])
     if from then
       delta = changed(nk, held[ns], from)
     elseif not hit then
@@ -267,5 +279,26 @@ if unsure == 0 and offset == 0 and count <= limit then
   end
   armed = 1
 end
-for _, b in ipairs(blocks) do b[10] = nil end
-return {blocks, 0, armed, redis.call('GET', prefix .. '_dims' .. SFX)}
+-- the dimensions of the buckets read: one server's; on a cluster those holding a candidate
+local read, seen = {}, {}
+for _, b in ipairs(blocks) do
+  local owner = b[10].b
+  if not seen[owner] then
+    seen[owner] = true
+    read[#read + 1] = owner
+  end
+  b[10] = nil
+end
+if ARGV[2] == '' then read = {found[1][1]} end
+local dims = false
+for _, b in ipairs(read) do
+  local d = redis.call('GET', bk(b, '_dims'))
+  if d then
+    if dims and d ~= dims then
+      dims = -1
+      break
+    end
+    dims = d
+  end
+end
+return {blocks, 0, armed, dims}
