@@ -1494,3 +1494,32 @@ def test_a_slot_no_master_serves_is_retried() -> None:
     with pytest.raises(redis.exceptions.RedisError) as got:
         master_of(cluster, 2)
     assert retryable(got.value)
+
+
+def test_sync_fan_out_reads_every_master_after_a_script_flush(
+    cluster: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sync saver's fan-out writes every master's script before reading any reply
+    (driver.at_once_sync): after SCRIPT FLUSH on every master, list(None) still returns every
+    thread (each master's NOSCRIPT is answered by sending the script whole), and setup()'s
+    INFO goes through the client's parser, so an old server is still refused."""
+    import langgraph.checkpoint.redis.ops as ops_module
+
+    cl = cluster.server
+    assert isinstance(cl, Cluster)
+    threads = [f"flush-{i}" for i in range(12)]
+    assert len({cl.slot_owner(thread_slot(t)).port for t in threads}) == 3
+    with RedisSaver.from_conn_string(cluster.url) as s:
+        s.setup()
+        for t in threads:
+            s.put(cfg(t) | {"configurable": {"thread_id": t, "checkpoint_ns": ""}},
+                  _empty("1"), {"source": "input", "step": 1}, {})  # fmt: skip
+        for m in cl.masters():
+            c = cl.node_client(m)
+            c.script_flush()
+            c.close()
+        listed = {t.config["configurable"]["thread_id"] for t in s.list(None)}
+        assert listed == set(threads)
+        monkeypatch.setattr(ops_module, "MIN_SERVER", (99, 0))
+        with pytest.raises(RuntimeError, match="too old"):
+            s.setup()

@@ -46,7 +46,7 @@ MaxConnectionsError, so 500 concurrent graphs wait their turn instead of failing
 
 async def pipelined(client: aredis.Redis, rt: RoundTrip) -> list[Any]:
     """A RoundTrip's commands as one pipeline, each reply checked for NOSCRIPT; errors come
-    back as values (sync.round_trip's pipeline half, also AsyncRedisStore's)."""
+    back as values (driver.round_trip_sync's pipeline half, also AsyncRedisStore's)."""
     async with client.pipeline(transaction=rt.transaction) as pipe:
         for c in rt.cmds:
             pipe.execute_command(*sent(c, rt))

@@ -42,7 +42,7 @@ from redis import exceptions as rx
 
 from .keys import group_suffixes_of
 from .nodes import AsyncNodes, Link, sync_route
-from .ops import Cmd, Eval, FanOut, RoundTrip, needs_resend, resend, wire
+from .ops import Cmd, Eval, FanOut, RoundTrip, needs_resend, resend, sent, wire
 
 RETRY_WINDOW = 30.0
 """Seconds a command refused by a moving topology is retried before the error is raised
@@ -375,6 +375,59 @@ def pipeline_sync(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:
     return out
 
 
+def round_trip_sync(client: Any, rt: RoundTrip) -> list[Any]:
+    """One server's round trip (RedisSaver's and RedisStore's): one command alone, several as
+    one pipeline (a transaction when the round trip asks for one), each reply checked for
+    NOSCRIPT."""
+    if len(rt.cmds) == 1 and not rt.transaction:
+        return [one_sync(client, rt.cmds[0])]
+    with client.pipeline(transaction=rt.transaction) as pipe:
+        for c in rt.cmds:
+            pipe.execute_command(*sent(c, rt))
+        replies = pipe.execute(raise_on_error=False)
+    return [
+        one_sync(client, c) if needs_resend(c, r) else r
+        for c, r in zip(rt.cmds, replies, strict=True)
+    ]
+
+
+def at_once_sync(targets: list[tuple[Any, list[Eval | Cmd]]]) -> list[list[Any]]:
+    """Each client's commands written to it before any reply is read, so that the masters
+    of a fan-out work at the same time (as redis-py's cluster pipeline does), where one
+    pipeline after another would add their times up. Replies through each client's response
+    callbacks; refusals come back as values; a script the server lost is sent again whole."""
+    held: list[tuple[Any, Any]] = []
+    out: list[list[Any]] = []
+    try:
+        for client, cmds in targets:
+            conn = client.connection_pool.get_connection()
+            held.append((client, conn))
+            conn.send_packed_command(conn.pack_commands([wire(c) for c in cmds]))
+        for (client, conn), (_, cmds) in zip(held, targets, strict=True):
+            replies: list[Any] = []
+            for c in cmds:
+                try:
+                    replies.append(client.parse_response(conn, wire(c)[0]))
+                except rx.ResponseError as e:
+                    replies.append(e)
+            out.append(replies)
+    except BaseException:
+        for _, conn in held:  # replies may be left unread: never reuse these connections
+            conn.disconnect()
+        raise
+    finally:
+        for client, conn in held:
+            client.connection_pool.release(conn)
+    for (client, _), (_, cmds), replies in zip(held, targets, out, strict=True):
+        for i, (c, r) in enumerate(zip(cmds, replies, strict=True)):
+            if isinstance(r, rx.NoScriptError) and isinstance(c, Eval):
+                try:
+                    replies[i] = one_sync(client, c)
+                except rx.RedisError as e:
+                    replies[i] = e
+    return out
+
+
 def _check(cmds: list[Eval | Cmd], replies: list[Any]) -> None:
     for c, r in zip(cmds, replies, strict=True):
         needs_resend(c, r)  # raises the first error
@@ -480,9 +533,7 @@ class SyncDriver:
         if self.wait is not None and writes(rt):
             return self._waiting(rt, self.wait)
         if self.kind == ONE:
-            from .sync import round_trip
-
-            return round_trip(self.client, rt)
+            return round_trip_sync(self.client, rt)
         send = self._on_masters if self.kind == CLUSTER else self._on_client
         replies = self._retrying(send, rt.cmds)
         _check(rt.cmds, replies)
@@ -518,13 +569,13 @@ class SyncDriver:
         attempt = 0
         while True:
             try:
-                out = []
-                for node, sfx in self._masters.of(self.client):
-                    conn = self.client.get_redis_connection(node)
-                    cmds = fo.build(sfx)
-                    replies = pipeline_sync(conn, cmds)
+                targets = [
+                    (self.client.get_redis_connection(node), fo.build(sfx))
+                    for node, sfx in self._masters.of(self.client)
+                ]
+                out = at_once_sync(targets)
+                for (_, cmds), replies in zip(targets, out, strict=True):
                     _check(cmds, replies)
-                    out.append(replies)
                 return out
             except rx.RedisError as e:
                 if not retryable(e) or time.monotonic() > deadline:

@@ -19,38 +19,12 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
     DeltaChannelHistory,
 )
-from redis.exceptions import NoScriptError
 
 from . import driver
 from .base import BaseRedisSaver, derived_pool_kwargs
-from .ops import Cmd, Emit, Eval, FanOut, ListOp, Op, RoundTrip, needs_resend, resend, sent, wire
+from .ops import Emit, FanOut, ListOp, Op, RoundTrip
 
 T = TypeVar("T")
-
-
-def one(client: redis.Redis, c: Eval | Cmd) -> Any:
-    """One command; a script the server lost (NOSCRIPT) is sent again whole."""
-    try:
-        return client.execute_command(*wire(c))
-    except NoScriptError:
-        if not isinstance(c, Eval):
-            raise
-        return client.execute_command(*resend(c))
-
-
-def round_trip(client: redis.Redis, rt: RoundTrip) -> list[Any]:
-    """The sync driver of one RoundTrip (also RedisStore's): one command alone, several as one
-    pipeline, each reply checked for NOSCRIPT."""
-    if len(rt.cmds) == 1 and not rt.transaction:
-        return [one(client, rt.cmds[0])]
-    with client.pipeline(transaction=rt.transaction) as pipe:
-        for c in rt.cmds:
-            pipe.execute_command(*sent(c, rt))
-        replies = pipe.execute(raise_on_error=False)
-    return [
-        one(client, c) if needs_resend(c, r) else r  # type: ignore[arg-type]
-        for c, r in zip(rt.cmds, replies, strict=True)
-    ]
 
 
 class RedisSaver(BaseRedisSaver):

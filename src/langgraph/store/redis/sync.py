@@ -10,9 +10,9 @@ from typing import Any
 import redis
 import redis.cluster as scluster
 from langgraph.checkpoint.redis import driver
+from langgraph.checkpoint.redis.driver import round_trip_sync as round_trip
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.checkpoint.redis.scripts import check_loaded
-from langgraph.checkpoint.redis.sync import round_trip
 from langgraph.store.base import Op, Result
 
 from .base import BaseRedisStore, dims_error, load_steps
