@@ -534,6 +534,13 @@ class SyncDriver:
             return self._waiting(rt, self.wait)
         if self.kind == ONE:
             return round_trip_sync(self.client, rt)
+        if self.kind == CLUSTER and len(rt.cmds) == 1:
+            # one script, straight to its master; the retry loop only when refused
+            try:
+                return [one_sync(sync_route(self.client, rt.cmds[0]), rt.cmds[0])]
+            except rx.RedisError as e:
+                if not retryable(e):
+                    raise
         send = self._on_masters if self.kind == CLUSTER else self._on_client
         replies = self._retrying(send, rt.cmds)
         _check(rt.cmds, replies)
