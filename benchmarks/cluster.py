@@ -39,7 +39,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ import redis.cluster as scluster
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from trees import worktree  # noqa: E402
 from workloads import graph10, iter_steps, thread_cfg  # noqa: E402
 
 FLOOR_LUA = """
@@ -353,15 +353,9 @@ def main() -> None:
     from langgraph.checkpoint.redis.embedded import EmbeddedServer
     from tests.cluster import Cluster
 
-    tmp = Path(tempfile.mkdtemp(prefix="cluster-base-"))
-    base = tmp / "tree"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), a.baseline],
-        check=True,
-    )
     kinds = ("base", "one", "cluster")
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
-    try:
+    with worktree(a.baseline, "cluster-base-") as base:
         one = EmbeddedServer().start()
         cl = Cluster(None, masters=3).start()
         try:
@@ -384,10 +378,6 @@ def main() -> None:
         finally:
             cl.stop()
             one.stop()
-    finally:
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False
-        )
     report(runs, a)
 
 

@@ -31,11 +31,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -203,14 +201,10 @@ def main() -> None:
     from langgraph.checkpoint.redis.embedded import EmbeddedServer
     from tests.cluster import Cluster
 
-    tmp = Path(tempfile.mkdtemp(prefix="store-base-"))
-    base = tmp / "tree"
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(base), a.baseline],
-        check=True,
-    )
+    from trees import worktree
+
     runs: list[dict[str, dict[str, list[float]]]] = []
-    try:
+    with worktree(a.baseline, "store-base-") as base:
         servers = {"base": EmbeddedServer().start(), "one": EmbeddedServer().start()}
         with Cluster(None, masters=3) as cl:
             urls = {"base": servers["base"].url, "one": servers["one"].url, "cluster": cl.url}
@@ -225,11 +219,6 @@ def main() -> None:
                 print(f"run {r + 1}/{a.runs} done", file=sys.stderr)
         for srv in servers.values():
             srv.stop()
-    finally:
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], check=False
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
 
     def rates(s: str, k: str) -> list[float]:
         return [x for run in runs for x in run[s][k]]
