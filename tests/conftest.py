@@ -19,6 +19,12 @@ Backends (every test that takes `backend` runs once per backend):
   cluster62  a Redis Cluster of 3 Redis 6.2 masters, for the tests of test_cluster_lane that
              ask for it (fixture `cluster62`).
 Tests that need a real server process (MONITOR, SCRIPT FLUSH, restarts) take `real_backend`.
+
+Lanes: a plain `pytest` runs the fast lanes, one server of each kind: valkey, cluster, stack
+(and url). The full run, `CI=true` (as in CI) or `LANES=all`, adds every other lane: redis7,
+fakeredis, cluster1, cluster7, redis62, cluster62 and the tests marked `lane(<name>)`. The rest
+is deselected at collection, never skipped: pytest's summary counts it as "deselected", and
+the header names the lanes that ran.
 """
 
 from __future__ import annotations
@@ -42,6 +48,16 @@ from .facade import Facade
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_SERVER = shutil.which("redis-server")
+FULL = CI or os.environ.get("LANES", "").lower() == "all"
+"""Every lane runs (CI, or LANES=all); otherwise only FAST_LANES."""
+
+LANES = {
+    "valkey", "redis7", "url", "fakeredis", "stack",
+    "cluster", "cluster1", "cluster7", "redis62", "cluster62",
+}  # fmt: skip
+FAST_LANES = {"valkey", "url", "stack", "cluster"}
+"""One server of each kind: a developer's `pytest` stays within minutes, and the full run
+(about twice as long) adds the other servers, the fake and the other cluster shapes."""
 
 
 def real_backends() -> list[str]:
@@ -59,7 +75,34 @@ def all_backends() -> list[str]:
 
 def pytest_report_header(config: pytest.Config) -> str:
     missing = "" if REDIS_SERVER else " (redis-server not installed: redis7 lane not collected)"
-    return f"backends: {', '.join(all_backends())}{missing}"
+    if FULL:
+        return f"lanes: all{missing}"
+    slow = ", ".join(sorted(LANES - FAST_LANES))
+    return f"lanes: fast ({', '.join(sorted(FAST_LANES))}); CI=true or LANES=all adds {slow}"
+
+
+def lanes_of(item: pytest.Item) -> set[str]:
+    """The lanes a collected test runs on: its lane-named parameters (backend, real_backend,
+    a cluster lane's `server`, ...), its lane-named fixtures, its `lane(...)` marks."""
+    found: set[str] = set()
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        found.update(v for v in callspec.params.values() if isinstance(v, str) and v in LANES)
+    found.update(LANES.intersection(getattr(item, "fixturenames", ())))
+    for mark in item.iter_markers("lane"):
+        found.update(mark.args)
+    return found
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if FULL:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if lanes_of(item) - FAST_LANES else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 CLUSTER_MODULES = {
@@ -108,6 +151,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     stack = ["stack"] if module.startswith("test_store") else []
     clusters = cluster_backends() if module in CLUSTER_MODULES else []
     r62 = ["redis62"] if module in REDIS62_MODULES else []
+    if module == "test_deltas":
+        # minutes of random puts through scripts that test_cluster_lane, test_contract and the
+        # conformance suite already run on every cluster shape: one cluster proves the layout
+        clusters = clusters[:1]
     if module.startswith("test_store"):
         # one Valkey cluster: the store's scripts on Redis 7's cluster (the cross-slot flag)
         # and on more topologies are exercised by test_cluster_lane's store tests

@@ -39,6 +39,8 @@ from .test_cluster_lane import (
     slot_of_thread,
 )
 
+pytestmark = pytest.mark.lane("redis7")
+
 REDIS_SERVER = shutil.which("redis-server")
 USER = "lg"
 PASSWORD = secrets.token_hex(12)  # made at run time: no source line shows it in a traceback

@@ -289,4 +289,6 @@ def _test_tls_and_password_via_the_url(tmp_path: Path) -> None:
 
 
 if REDIS_SERVER or CI:  # collected with the redis7 lane (always under CI), never skipped
-    test_tls_and_password_via_the_url = _test_tls_and_password_via_the_url
+    test_tls_and_password_via_the_url = pytest.mark.lane("redis7")(
+        _test_tls_and_password_via_the_url
+    )

@@ -9,15 +9,17 @@ import venv
 import zipfile
 from pathlib import Path
 
-from .conftest import Backend
+from .conftest import _start
 from .test_example import check_output, run_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_installs_and_runs_the_seed(tmp_path: Path, backend: Backend) -> None:
-    if backend.name != "valkey":
-        return  # one server is enough to prove the install; the seed runs everywhere else
+def test_wheel_installs_and_runs_the_seed(tmp_path: Path) -> None:
+    """On Valkey only: one server proves the install; the seed runs on every lane elsewhere
+    (test_example, test_cluster_lane)."""
+    backend = _start("valkey")
+    backend.flush()
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
         check=True,

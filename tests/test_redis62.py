@@ -22,6 +22,8 @@ from langgraph.checkpoint.redis import RedisSaver
 from . import redis62
 from .conftest import Backend, _start
 
+pytestmark = pytest.mark.lane("redis62")
+
 
 def test_the_binary_is_redis_6_2_and_installed_once() -> None:
     first = redis62.install()
