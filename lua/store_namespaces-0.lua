@@ -1,12 +1,8 @@
 --[[ store_namespaces: the namespaces of RedisStore under a prefix that hold a live item
   (ListNamespacesOp), on one server or on one master of a cluster.
 
-  No KEYS: a fan-out. On one server it reads the store's one listing; on a cluster the client
-  calls it once per master (with `#!lua flags=allow-cross-slot-keys`, scripts.py), with the
-  suffixes of that master's buckets, and it reads every bucket of them that lists a namespace
-  under the prefix, after touching each one's fence (includes/store.lua: F.live, Buckets): on a
-  migrating slot the server refuses the call before it changed anything, and the client sends
-  it again.
+  No KEYS: a fan-out, called as store_search is (see there: once per master on a cluster,
+  each bucket's fence touched first, so a migrating slot is refused before any change).
 
   ARGV[1]  the store prefix   ("store"): the listings are store_ns<b> (ZSET, score 0, lexical;
                               <b> the bucket suffix, "" on one server)
