@@ -13,7 +13,7 @@
   Returns the number of checkpoints that existed and were removed.
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 local B, G = thread(1)
 local touched, removed = {}, 0

@@ -11,7 +11,7 @@
   Returns the number of namespaces removed.
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 local B, G = thread(1)
 local namespaces = redis.call('SMEMBERS', KEYS[1])

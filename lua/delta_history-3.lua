@@ -17,8 +17,8 @@
 
   Starting at the target's parent, each ancestor contributes its writes (all of them: the
   caller keeps those of the channels still walked for) and, for each channel still walked for
-  whose version at that ancestor has a stored value, that value (a delta chain when stored as
-  one, chain.lua) as the channel's seed; the channel's walk ends there. The walk ends at the
+  whose version at that ancestor has a stored value, that value (with the log bytes it refers
+  to, when kept in a log: logs.lua) as the channel's seed; the channel's walk ends there. The walk ends at the
   root, at an id that is no checkpoint (as InMemorySaver's does), or when no channel remains.
 
   Returns { ancestors, cursor }: ancestors = { { C, writes, seeds }, ... } nearest first, writes
@@ -26,7 +26,7 @@
   cursor = "" when the walk is over, else the id to pass as ARGV[8] to go on.
 ]]
 --@include common
---@include chain
+--@include logs
 --@include load_tuple
 local B = thread(1)
 local ns, cursor, limit = ARGV[7], ARGV[8], tonumber(ARGV[10])

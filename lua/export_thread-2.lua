@@ -8,9 +8,11 @@
   copy is this atomic read plus one atomic write on the target (import_thread-2.lua).
 
   Returns { {N, blob hash (flat), {C, checkpoint hash (flat), {K, writes hash (flat), ...},
-            ledger value or false}..., write-only ids }, ... } (the ledger: delete.lua)
+            ledger value or false}..., write-only ids, {log id, log bytes, ...} }, ... }
+  (the ledger: delete.lua; the logs: logs.lua)
 ]]
 --@include common
+--@include logs
 local B = thread(1)
 local out = {}
 for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -30,6 +32,11 @@ for _, ns in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     end
     cps[#cps + 1] = {cid, h, ws, redis.call('HGET', B.xref, ns .. '\n' .. cid)}
   end
-  out[#out + 1] = {ns, redis.call('HGETALL', B.blob .. ns), cps, wo}
+  local logs = {}
+  for _, id in ipairs(logs_of(B.blob .. ns)) do
+    logs[#logs + 1] = id
+    logs[#logs + 1] = redis.call('GET', B.blob .. ns .. ':' .. id)
+  end
+  out[#out + 1] = {ns, redis.call('HGETALL', B.blob .. ns), cps, wo, logs}
 end
 return out

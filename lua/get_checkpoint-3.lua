@@ -20,7 +20,7 @@
 ]]
 --@include common
 --@include filter
---@include chain
+--@include logs
 --@include load_tuple
 --@include ttl
 local B, G, TT = thread(1)

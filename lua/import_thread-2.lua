@@ -14,20 +14,24 @@
            source bucket's indexes, which become the target bucket's
   ARGV[8]  np; then np N, C pairs: every checkpoint about to be copied
   then records, each a type letter and its fields (n: the count of the items that follow):
-    B N n f v ...       the blob hash of N
+    L N id bytes        a log of N (logs.lua), sent before N's blob hash: it gets a new id
+                        here, and the blob hash's references to it are rewritten
+    B N n f v ...       the blob hash of N (its log counter and registry are the target's own)
     C N C ledger d n f v ...   a checkpoint hash; d = "1" when it is a checkpoint (has `d`),
                         "0" for a write-only id; ledger = the source's ledger value or ""
     W N C K n f v ...   the writes hash of task K on C
     O N n id ...        the write-only ids of N
 
   A target that expired and left its ledger behind loses those leftovers, and a checkpoint the
-  target already has is prepared as for a re-put (put_checkpoint-8.lua does the same). Then the
+  target already has is prepared as for a re-put (put_checkpoint-8.lua does the same). A copy
+  sent again writes its logs again, under new ids: each namespace copied is then collected
+  (delete.lua's gc_namespace), which drops the logs the first copy left unreferenced. Then the
   keys get the thread's deadline, as a write would give it.
 
   Returns the number of checkpoints the target already had.
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 --@include ttl
 local B, G, TT = thread(1)
@@ -67,14 +71,36 @@ local function index(ns, cid, ledger)
   redis.call('HSET', B.xref, ns .. '\n' .. cid, table.concat(out, '\n'))
 end
 
-local seen = {}
+local seen, renamed = {}, {}
 local i = 9 + 2 * np
 while i <= #ARGV do
   local kind, ns = ARGV[i], ARGV[i + 1]
   seen[ns] = true
-  if kind == 'B' then
+  if kind == 'L' then
+    local blob = B.blob .. ns
+    local nid = new_id(blob)
+    redis.call('SET', blob .. ':' .. nid, ARGV[i + 3])
+    renamed[ns .. '\n' .. ARGV[i + 2]] = nid
+    i = i + 4
+  elseif kind == 'B' then
     local n = tonumber(ARGV[i + 2])
-    hset_from(B.blob .. ns, i + 3, n)
+    local blob, fields = B.blob .. ns, {}
+    for j = i + 3, i + 2 + n, 2 do
+      local f, v = ARGV[j], ARGV[j + 1]
+      if string.byte(f, 1) == 64 then
+        local nid = renamed[ns .. '\n' .. string.sub(f, 2)]
+        if nid then
+          fields[#fields + 1] = '@' .. nid
+          fields[#fields + 1] = v
+        end
+      else
+        local id, len, count = log_ref(v)
+        if id then v = '@' .. (renamed[ns .. '\n' .. id] or id) .. '\n' .. len .. '\n' .. count end
+        fields[#fields + 1] = f
+        fields[#fields + 1] = v
+      end
+    end
+    if #fields > 0 then call_chunked('HSET', blob, fields) end
     i = i + 3 + n
   elseif kind == 'C' then
     local cid, ledger, d, n = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
@@ -97,6 +123,7 @@ while i <= #ARGV do
   end
 end
 for ns in pairs(seen) do redis.call('SADD', KEYS[1], ns) end
+for ns in pairs(seen) do gc_namespace(B, G, ns) end
 
 -- the copy's deadline, as thread_expiry-2.lua's "touch"
 local at = deadline(B)

@@ -37,7 +37,7 @@
 ]]
 --@include common
 --@include filter
---@include chain
+--@include logs
 --@include load_tuple
 --@include delete
 --@include ttl

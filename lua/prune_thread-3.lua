@@ -15,7 +15,7 @@
   Returns the number of checkpoints removed.
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 --@include prune
 local B, G = thread(1)

@@ -33,16 +33,19 @@
   namespace to C (and the ancestors `h` needs). Last, every key written gets the thread's deadline (ttl.lua), and in cross-thread mode one
   expired thread, if any is due, leaves the cross-thread indexes (sweep.lua).
 
-  A blob value may be a delta on an older version of its channel (chain.lua). Before writing
-  anything, every delta's base is checked: when one is gone (pruned, deleted or expired behind
-  the writer's back), nothing is written and the call returns the fields of those deltas, so
-  the caller re-sends them as full values. A stored delta therefore always has its base.
+  A list channel's value may come as a claim on a log (logs.lua): the server resolves it to a
+  reference, growing the claimed log or starting a new one. Before writing anything, every
+  claim is checked: when a claimed log is gone (pruned, deleted or expired behind the writer's
+  back), nothing is written and the call returns the fields of those claims, so the caller
+  re-sends them with no claim (the server then tries the parent's version itself).
 
-  Returns 1 for a new checkpoint, 0 for a re-put, or { field, ... } when deltas lost their base
-  (nothing written). Errors: only Redis' own (OOM, wrong type).
+  Returns { created, field, reference, ... }: created is 1 for a new checkpoint, 0 for a
+  re-put, and each list field sent as a claim comes with the reference stored for it; or
+  { -1, field, ... } when claims lost their log (nothing written). Errors: only Redis' own
+  (OOM, wrong type).
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 --@include prune
 --@include ttl
@@ -53,12 +56,11 @@ local cid, ns, run_id = ARGV[7], ARGV[8], ARGV[12]
 local nblob = tonumber(ARGV[14])
 local first = 15 + 2 * nblob
 
-local orphans = {}
+local lost = {-1}
 for i = 15, first - 1, 2 do
-  local base = delta_base(ARGV[i + 1])
-  if base and redis.call('HEXISTS', blob, base) == 0 then orphans[#orphans + 1] = ARGV[i] end
+  if claim_lost(blob, ARGV[i + 1]) then lost[#lost + 1] = ARGV[i] end
 end
-if #orphans > 0 then return orphans end
+if #lost > 1 then return lost end
 
 -- a thread that expired (or was emptied) may have left its ledger behind: clear it first
 if G.on and redis.call('EXISTS', B.ns_set) == 0 and redis.call('EXISTS', B.xref) == 1 then
@@ -80,17 +82,35 @@ for i = first, #ARGV, 3 do
   if ARGV[i + 2] ~= '' then by[#by + 1] = ARGV[i + 2] end
 end
 redis.call('HSET', cp, unpack(fields))
--- A version names one value, but a re-put may send a value whole where a delta is stored: the
--- delta's base may then be referenced by nothing, so the namespace's blobs are collected below.
+-- A version names one value, but a re-put may store another reference where one is stored:
+-- the log it named may then be referenced by nothing, so the namespace's blobs are collected.
 local replaced = false
+local refs = {created}
+local written = {cp, idx, blob, wo, B.ns_set}
 if nblob > 0 then
-  local names = {}
-  for i = 15, first - 1, 2 do names[#names + 1] = ARGV[i] end
+  local names, pairs_ = {}, {}
+  local parent_b = nil
+  for i = 15, first - 1, 2 do
+    local f, v = ARGV[i], ARGV[i + 1]
+    names[#names + 1] = f
+    if is_claim(v) then
+      if parent_b == nil then
+        parent_b = ARGV[10] ~= '' and redis.call('HGET', B.cp .. ns .. ':' .. ARGV[10], 'b') or ''
+      end
+      local nid
+      v, nid = resolve(blob, f, v, parent_b or '')
+      refs[#refs + 1] = f
+      refs[#refs + 1] = v
+      if nid then written[#written + 1] = blob .. ':' .. nid end
+    end
+    pairs_[#pairs_ + 1] = f
+    pairs_[#pairs_ + 1] = v
+  end
   local olds = redis.call('HMGET', blob, unpack(names))
   for j, old in ipairs(olds) do
-    if old and old ~= ARGV[14 + 2 * j] and delta_base(old) then replaced = true end
+    if old and old ~= pairs_[2 * j] and log_ref(old) then replaced = true end
   end
-  redis.call('HSET', blob, unpack(ARGV, 15, first - 1))
+  redis.call('HSET', blob, unpack(pairs_))
 end
 redis.call('ZADD', idx, 0, cid)
 -- With durability="async" a task's writes can land before its checkpoint; from now on C is a
@@ -111,6 +131,6 @@ if TT.shallow then
 elseif replaced then
   gc_namespace(B, G, ns)
 end
-after_write(B, G, TT, {cp, idx, blob, wo, B.ns_set})
+after_write(B, G, TT, written)
 if G.on then sweep_due(G, 1, 256) end
-return created
+return refs

@@ -27,7 +27,7 @@
   Returns the number of items stored (0 for a shallow saver's replaced checkpoint).
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 --@include ttl
 local cp, wkey, ns_set, wo = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

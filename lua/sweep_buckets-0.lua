@@ -15,7 +15,7 @@
   removed), and 1 when threads are still due (call again), else 0.
 ]]
 --@include common
---@include chain
+--@include logs
 --@include delete
 --@include ttl
 --@include sweep

@@ -13,6 +13,7 @@
   Returns 1 when the thread exists, 0 when it does not (then nothing is marked).
 ]]
 --@include common
+--@include logs
 --@include ttl
 local B, G, TT = thread(1)
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end

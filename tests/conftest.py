@@ -112,6 +112,7 @@ CLUSTER_MODULES = {
     "test_deltas",
     "test_prune",
     "test_delta_history",
+    "test_logs",
     "test_cluster_lane",
     "test_store",
     "test_store_search",

@@ -10,8 +10,10 @@ cross-thread mode (keys.py has the layout, codec.py the hash fields):
   and write-only members have their hash; `b` names exactly the checkpoint's channel versions;
 - writes hashes are named by a `w:K` field of their checkpoint hash, and every `w:K` field has
   its writes hash;
-- every blob field is referenced by the `b` of a live checkpoint of its namespace, or is the
-  delta base (transitively) of such a field; a kept delta has its base, and no chain loops;
+- every blob field is referenced by the `b` of a live checkpoint of its namespace; a field that
+  refers to a log (codec.py, "Logs") names a registered log at least as long as it says; every
+  log key is registered in its blob hash ("@<id>"), every registered log exists and is referred
+  to by a kept field, and the log counter ("@") is there while a log is;
 - the namespace set lists exactly the namespaces that have an index or write-only key, and
   every index, write-only and blob key's namespace is in it;
 - the cross-thread indexes (`_all`, `_run:R`, `_by:*`) hold only live checkpoints, listed in
@@ -124,22 +126,23 @@ class ThreadKeys:
     idx: dict[str, str] = field(default_factory=dict)  # N -> key
     wo: dict[str, str] = field(default_factory=dict)
     blob: dict[str, str] = field(default_factory=dict)
+    logs: dict[tuple[str, str], str] = field(default_factory=dict)  # (N, log id) -> key
     cps: dict[tuple[str, str], str] = field(default_factory=dict)  # (N, C) -> key
     writes: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (N, C, K) -> key
 
     def keys(self) -> list[str]:
         out = [k for k in (self.ns_set, self.xref, self.pin) if k is not None]
-        for d in (self.idx, self.wo, self.blob, self.cps, self.writes):
+        for d in (self.idx, self.wo, self.blob, self.logs, self.cps, self.writes):
             out += d.values()  # type: ignore[attr-defined]
         return out
 
 
-def _delta_base(value: bytes) -> str | None:
-    """The base field of a delta blob value (b"~<base>\\n..."), None for a full value."""
-    if not value.startswith(b"~"):
+def _log_ref(value: bytes) -> tuple[str, int, int] | None:
+    """(log id, byte length, item count) of a blob value that refers to a log, else None."""
+    if not value.startswith(b"@"):
         return None
-    cut = value.find(b"\n")
-    return _s(value[1:cut] if cut >= 0 else value[1:])
+    log, length, count = value[1:].split(b"\n")
+    return _s(log), int(length), int(count)
 
 
 def _split(value: bytes | str | None) -> list[str]:
@@ -235,6 +238,9 @@ class Checker:
         else:
             parts = tail[1:].split(":")
             ok = tail.startswith(":") and len(parts) == nparts
+        if kind == "blob" and not ok and tail.startswith(":") and len(parts) == 2:
+            kind, typ = "log", "string"  # a log: the blob hash's key, ":<id>"
+            ok = True
         if not ok:
             self.err(f"{key!r}: malformed {kind} key (orphan)")
             return
@@ -245,6 +251,8 @@ class Checker:
             setattr(th, kind, key)
         elif kind in ("idx", "wo", "blob"):
             getattr(th, kind)[parts[0]] = key
+        elif kind == "log":
+            th.logs[(parts[0], parts[1])] = key
         elif kind == "cp":
             th.cps[(parts[0], parts[1])] = key
         else:
@@ -290,6 +298,9 @@ class Checker:
             for ns, key in getattr(th, kind).items():
                 if ns not in namespaces:
                     self.err(f"{key!r}: namespace {ns!r} not in the thread's namespace set")
+        for (ns, _), key in th.logs.items():
+            if ns not in th.blob:
+                self.err(f"{key!r}: a log without its blob hash")
         for ns in sorted(namespaces):
             if ns not in th.idx and ns not in th.wo:
                 self.err(f"{where}: namespace {ns!r} in the set has no index and no write-only")
@@ -363,23 +374,34 @@ class Checker:
         keep: set[str] = set()
         for (n, _), cpk in th.cps.items():
             h = self.keys[cpk].value
-            if n != ns or "d" not in h:
+            if n == ns and "d" in h:
+                keep.update(_split(h.get("b")))
+        registered = {f[1:] for f in values if f.startswith("@") and f != "@"}
+        logs = {log: k for (n, log), k in th.logs.items() if n == ns}
+        used: set[str] = set()
+        for f in sorted(keep & set(values)):
+            ref = _log_ref(values[f])
+            if ref is None:
                 continue
-            for f in _split(h.get("b")):
-                chain: list[str] = []
-                while f is not None and f not in keep:
-                    if f in chain:
-                        self.err(f"{key!r}: delta chain loops: {chain}")
-                        break
-                    chain.append(f)
-                    keep.add(f)
-                    v = values.get(f)
-                    base = _delta_base(v) if v is not None else None
-                    if base is not None and base not in values:
-                        self.err(f"{key!r}: delta {f!r} lost its base {base!r}")
-                    f = base  # type: ignore[assignment]
+            log, length, _ = ref
+            used.add(log)
+            if log not in registered:
+                self.err(f"{key!r}: field {f!r} refers to log {log!r}, which is not registered")
+            elif log not in logs:
+                self.err(f"{key!r}: field {f!r} refers to log {log!r}, which is gone")
+            else:
+                have = len(_s(self.keys[logs[log]].value).encode("utf-8", "surrogateescape"))
+                if have < length:
+                    self.err(f"{key!r}: field {f!r} needs {length} bytes of a {have}-byte log")
+        for log in sorted(registered - used):
+            self.err(f"{key!r}: log {log!r} is referred to by no kept field (orphan)")
+        for log in sorted(set(logs) - registered):
+            self.err(f"{logs[log]!r}: a log its blob hash does not register (orphan)")
+        if registered and "@" not in values:
+            self.err(f"{key!r}: logs but no log counter '@'")
         for f in sorted(set(values) - keep):
-            self.err(f"{key!r}: field {f!r} is referenced by no live checkpoint (orphan)")
+            if not f.startswith("@"):
+                self.err(f"{key!r}: field {f!r} is referenced by no live checkpoint (orphan)")
 
     # -- ledger and cross-thread indexes ----------------------------------------------------
 

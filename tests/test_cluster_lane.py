@@ -30,6 +30,7 @@ from langgraph.checkpoint.redis import (
     RedisSaver,
     ShallowRedisSaver,
 )
+from langgraph.checkpoint.redis.codec import FORMAT
 from langgraph.checkpoint.redis.keys import group_tag, slot, tag
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
@@ -396,7 +397,7 @@ def test_layout_is_refused_across_kinds(cluster: Backend) -> None:
     RedisSaver(one.url).setup()
     raw = cluster.sync_client()
     try:
-        raw.hset("checkpoint_meta", mapping={"format": 3, "layout": "one"})
+        raw.hset("checkpoint_meta", mapping={"format": FORMAT, "layout": "one"})
         with pytest.raises(RuntimeError, match="'one' layout, but this is a Redis Cluster"):
             RedisSaver(cluster.url).setup()
         raw.delete("checkpoint_meta")

@@ -119,12 +119,12 @@ def th(thread: str) -> Any:
     return KS.thread(thread)
 
 
-def first_delta(raw: redis.Redis, thread: str) -> tuple[bytes, bytes]:
-    """(field, base field) of a delta in the thread's root blob hash."""
+def first_log(raw: redis.Redis, thread: str) -> tuple[bytes, bytes]:
+    """(field, log id) of a version kept in a log, in the thread's root blob hash."""
     for f, v in raw.hgetall(th(thread).blob).items():
-        if v.startswith(b"~"):
+        if v.startswith(b"@") and not f.startswith(b"@"):
             return f, v[1 : v.index(b"\n")]
-    raise AssertionError("no delta was stored")
+    raise AssertionError("no list was kept in a log")
 
 
 def member(thread: str, ns: str, cid: str) -> str:
@@ -184,9 +184,18 @@ def c_pin_gone(raw: redis.Redis, v: dict[str, Any]) -> None:
     raw.set(th("never-was").pin, "1")
 
 
-def c_lost_base(raw: redis.Redis, v: dict[str, Any]) -> None:
-    _, base = first_delta(raw, A)
-    raw.hdel(th(A).blob, base)
+def c_lost_log(raw: redis.Redis, v: dict[str, Any]) -> None:
+    _, log = first_log(raw, A)
+    raw.delete(th(A).blob.encode() + b":" + log)
+
+
+def c_log_unregistered(raw: redis.Redis, v: dict[str, Any]) -> None:
+    _, log = first_log(raw, A)
+    raw.hdel(th(A).blob, b"@" + log)
+
+
+def c_stray_log(raw: redis.Redis, v: dict[str, Any]) -> None:
+    raw.set(th(A).blob + ":12345", b"\x01")
 
 
 def c_dangling_run(raw: redis.Redis, v: dict[str, Any]) -> None:
@@ -256,7 +265,9 @@ CORRUPTIONS: dict[str, tuple[Callable[[redis.Redis, dict[str, Any]], None], str]
     "exp_member_missing": (c_exp_missing, "but is not in the expiry index"),
     "pin_on_expiring": (c_pin_expiring, "pinned thread expires at"),
     "pin_of_gone_thread": (c_pin_gone, "pin 'checkpoint_pin:{never-was}' of a gone thread"),
-    "delta_lost_base": (c_lost_base, "lost its base"),
+    "log_lost": (c_lost_log, "which is gone"),
+    "log_unregistered": (c_log_unregistered, "which is not registered"),
+    "log_stray": (c_stray_log, "a log its blob hash does not register"),
     "dangling_run_member": (c_dangling_run, "'checkpoint_run:r1': dangling member"),
     "run_member_moved": (c_run_moved, "not in 'checkpoint_run:r1'"),
     "ledger_run_wrong": (c_ledger_run, "names run 'r0', its metadata run 'r1'"),
@@ -317,7 +328,7 @@ async def test_checker_sees_every_kind_of_key(valid: dict[str, Any], raw: redis.
     assert raw.pexpiretime(th(E).ns_set) > 0
     assert raw.pexpiretime(th(P).ns_set) == -1
     assert set(raw.zrange(KS.exp_index, 0, -1)) == {th(E).tag.encode()}
-    first_delta(raw, A)
+    first_log(raw, A)
 
 
 async def test_checker_allows_expired_leftovers_until_swept(
@@ -419,9 +430,9 @@ async def test_copy_into_an_expired_thread_clears_its_leftovers(
 async def test_reput_of_a_deleted_checkpoint_leaves_no_unreferenced_blob(
     backend: Backend, raw: redis.Redis
 ) -> None:
-    """After a prune, a kept checkpoint's value stored as a delta keeps its bases. Re-putting
-    a pruned checkpoint stores its values again; where that replaces a delta by a full value,
-    the base it had must not stay behind, referenced by nothing."""
+    """After a prune, a kept checkpoint's list keeps its log. Re-putting a pruned checkpoint
+    stores its values again; where that names another log, the log it named before must not
+    stay behind, referenced by nothing."""
     x = await open_saver(backend, "sync")
     try:
         msgs = list(SEED_LIST)
@@ -436,8 +447,9 @@ async def test_reput_of_a_deleted_checkpoint_leaves_no_unreferenced_blob(
             await x.put(cfg("t", "", cids[-1][0] if cids else None), cp, md, nv)
             cids.append((cid, cp, md))
         blob = raw.hgetall(th("t").blob)
-        deltas = [f for f, v in blob.items() if v.startswith(b"~")]
-        assert len(deltas) == 2, blob.keys()  # versions 2 and 3 of msgs
+        refs = [f for f, v in blob.items() if v.startswith(b"@") and not f.startswith(b"@")]
+        assert len(refs) == 3, blob.keys()  # versions 1, 2 and 3 of msgs, all in one log
+        assert len([f for f in blob if f.startswith(b"@") and f != b"@"]) == 1
         await x.prune(["t"])
         assert_no_orphans(raw)
         cid, cp, md = cids[1]

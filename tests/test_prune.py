@@ -194,14 +194,15 @@ async def test_unreferenced_blobs_are_removed(s: Facade, raw: redis.Redis) -> No
                 for t in kept
                 for ch, v in t.checkpoint["channel_versions"].items()
             }
-            fields = {f.decode() for f in blob}
-            assert referenced <= fields
-            bases = set()
-            for f in referenced:
-                while blob[f.encode()].startswith(b"~"):
-                    f = blob[f.encode()][1:].split(b"\n", 1)[0].decode()
-                    bases.add(f)
-            assert fields == referenced | bases
+            fields = {f.decode() for f in blob if not f.startswith(b"@")}
+            assert fields == referenced
+            logs = {f.decode()[1:] for f in blob if f.startswith(b"@") and f != b"@"}
+            refs = {
+                blob[f.encode()][1:].split(b"\n", 1)[0].decode()
+                for f in referenced
+                if blob[f.encode()].startswith(b"@")
+            }
+            assert logs == refs  # exactly the logs a kept version is kept in
             assert {f for f in fields if f.startswith("n:")} == {
                 blob_field("n", t.checkpoint["channel_versions"]["n"]) for t in kept
             }

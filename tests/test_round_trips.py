@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import ormsgpack
 import pytest
 import redis
 from langgraph.checkpoint.conformance.test_utils import (
@@ -184,10 +185,10 @@ def test_sync_saver_threads_share_the_pool(real_backend: Backend) -> None:
     saver.close()
 
 
-async def test_deltas_cost_no_round_trip_and_a_lost_base_costs_one(real_backend: Backend) -> None:
-    """A list channel that extends its last version is stored as a delta in the same single
-    call; when another process deleted the base meanwhile, the script writes nothing and says
-    so, and the value is sent whole in a second call (never stored without its base)."""
+async def test_logs_cost_no_round_trip_and_a_lost_log_costs_one(real_backend: Backend) -> None:
+    """A list channel that extends its last version grows its log in the same single call;
+    when another process deleted the log meanwhile, the script writes nothing and says so, and
+    the value is sent with no claim in a second call (never stored without its log)."""
     saver = AsyncRedisSaver(real_backend.url)
     other = AsyncRedisSaver(real_backend.url)
     items = [{"n": i} for i in range(50)]
@@ -201,8 +202,12 @@ async def test_deltas_cost_no_round_trip_and_a_lost_base_costs_one(real_backend:
         if i:  # the first call also connects and caches the script
             assert m.verbs() == ["EVALSHA"], m.commands
     raw = redis.Redis.from_url(real_backend.url)
-    blob = [k for k in raw.keys("checkpoint_blob:*rt-thread*")]
-    assert any(v.startswith(b"~") for v in raw.hgetall(blob[0]).values())  # deltas were used
+    names = raw.keys("checkpoint_blob:*rt-thread*")
+    (blob,) = [k for k in names if raw.type(k) == b"hash"]
+    (log,) = [k for k in names if raw.type(k) == b"string"]  # one log for the three versions
+    refs = [v for f, v in raw.hgetall(blob).items() if f.startswith(b"messages:")]
+    assert len(refs) == 3 and all(v.startswith(b"@") for v in refs), refs
+    assert raw.strlen(log) == len(b"".join(ormsgpack.packb(x) for x in items))
 
     await other.adelete_thread("rt-thread")
     await other.aget_delta_channel_history(config=stored, channels=["x"])  # warm `other`

@@ -6,7 +6,7 @@
 2. Graphs with many `interrupt()`s (in sequence, two in one node, two in parallel next to a
    node that finishes, inside a subgraph) run to the end on both savers, equal to InMemorySaver.
 3. The raw key space after every step: one checkpoint hash per (thread, namespace), no writes of
-   older checkpoints, only the blobs the latest references (and the bases of its deltas), and
+   older checkpoints, only the blobs the latest references (and the logs those refer to), and
    cross-thread indexes naming only what is stored (`shallow_keyspace`).
 4. LangGraph's DeltaChannel: the ancestors its replay needs are kept, never listed.
 5. TTL (real expiry) and prune(keep_last=...) on shallow threads.
@@ -167,11 +167,12 @@ def split_key(key: str) -> tuple[str, str | None, list[str]]:
     return "global", None, [key]
 
 
-def delta_base(value: bytes) -> str | None:
-    """A delta is '~<base field>\\n<start>\\n<type>\\n<bytes>'; a whole value has no base."""
-    if not value.startswith(b"~"):
+def log_ref(value: bytes) -> tuple[str, int] | None:
+    """(log id, byte length) of a blob value kept in a log ('@<id>\\n<length>\\n<count>')."""
+    if not value.startswith(b"@"):
         return None
-    return value[1 : value.index(b"\n")].decode()
+    log, length, _ = value[1:].split(b"\n")
+    return log.decode(), int(length)
 
 
 @dataclass
@@ -180,10 +181,8 @@ class Space:
     """(thread, namespace) -> the checkpoint ids stored, oldest first (the last is latest)."""
     writes: dict[tuple[str, str], set[str]]
     """(thread, namespace) -> the ids that have writes hashes."""
-    deltas: int
-    """Blob values stored as deltas."""
-    bases: int
-    """Blob fields kept only as a delta's base (no kept checkpoint names them)."""
+    refs: int
+    """Blob values kept in a log (a reference)."""
 
     def latest(self, thread: str, ns: str = "") -> str:
         return self.kept[(thread, ns)][-1]
@@ -195,12 +194,14 @@ def shallow_keyspace(r: redis.Redis, *, replay: int = 1, ttl: bool = False) -> S
     Per (thread, namespace): the checkpoint hashes are exactly the index's members: the latest
     and, only when it replays DeltaChannel history (field `h`), its nearest ancestors, at most
     `replay` in all. Writes hashes belong to kept checkpoints and are named by them. The blob
-    hash holds exactly the fields kept checkpoints reference plus the bases of those stored as
-    deltas. No write-only ids are left. The cross-thread indexes (all, run, value) and the
+    hash holds only fields kept checkpoints reference, and the logs it registers are exactly
+    those its references name, each as long as they need. No write-only ids are left. The
+    cross-thread indexes (all, run, value) and the
     ledger name exactly the kept checkpoints; nothing else is on the server."""
     cps: dict[tuple[str, str], set[str]] = defaultdict(set)
     writes: list[tuple[str, str, str, str]] = []
     blobs: dict[tuple[str, str], dict[str, bytes]] = {}
+    logs: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)  # (T, N) -> id -> length
     idx: dict[tuple[str, str], list[str]] = {}
     ns_sets: dict[str, set[str]] = {}
     xrefs: dict[str, dict[str, str]] = {}
@@ -211,6 +212,8 @@ def shallow_keyspace(r: redis.Redis, *, replay: int = 1, ttl: bool = False) -> S
             cps[(t, parts[0])].add(parts[1])  # type: ignore[index]
         elif kind == "checkpoint_write":
             writes.append((t, parts[0], parts[1], parts[2]))  # type: ignore[arg-type]
+        elif kind == "checkpoint_blob" and len(parts) == 2:
+            logs[(t, parts[0])][parts[1]] = r.strlen(key)  # type: ignore[index]
         elif kind == "checkpoint_blob":
             blobs[(t, parts[0])] = {f.decode(): v for f, v in r.hgetall(key).items()}  # type: ignore[index]
         elif kind == "checkpoint_idx":
@@ -248,23 +251,25 @@ def shallow_keyspace(r: redis.Redis, *, replay: int = 1, ttl: bool = False) -> S
         assert cid in cps[(t, ns)], f"writes of a removed checkpoint: {t} {ns} {cid} {task}"
         assert r.hexists(cp(t, ns, cid), "w:" + task), (t, ns, cid, task)
         have_writes[(t, dec(ns))].add(cid)
-    deltas = bases = 0
+    refs = 0
     for t, ns in namespaces:
         fields = blobs.get((t, ns), {})
         named: set[str] = set()
         for cid in idx[(t, ns)]:
             b = r.hget(cp(t, ns, cid), "b").decode()
             named |= set(b.split("\n")) if b else set()
-        need: set[str] = set()
-        for f in named & set(fields):
-            f2: str | None = f
-            while f2 is not None and f2 not in need:
-                assert f2 in fields, f"a delta lost its base {f2}"
-                need.add(f2)
-                f2 = delta_base(fields[f2])
-        assert set(fields) == need, (t, ns, sorted(set(fields) - need))
-        deltas += sum(delta_base(v) is not None for v in fields.values())
-        bases += len(need - named)
+        proper = {f for f in fields if not f.startswith("@")}
+        assert proper <= named, (t, ns, sorted(proper - named))
+        used: set[str] = set()
+        for f in proper:
+            ref = log_ref(fields[f])
+            if ref is not None:
+                used.add(ref[0])
+                assert logs[(t, ns)].get(ref[0], -1) >= ref[1], (t, ns, f, ref)
+                refs += 1
+        registered = {f[1:] for f in fields if f.startswith("@") and f != "@"}
+        assert registered == used == set(logs.pop((t, ns), {})), (t, ns, registered, used)
+    assert not any(logs.values()), f"logs without their namespace: {dict(logs)}"
     members = {f"{cid}\n{t}\n{ns}" for (t, ns), ids in idx.items() for cid in ids}
     ledger = {
         t: {f"{ns}\n{cid}" for (t2, ns), ids in idx.items() if t2 == t for cid in ids}
@@ -301,7 +306,7 @@ def shallow_keyspace(r: redis.Redis, *, replay: int = 1, ttl: bool = False) -> S
             raise AssertionError(f"unexpected key {key}")
     assert not indexed and not runs, (indexed, runs)
     assert ("checkpoint_all" in glob) == bool(members)
-    return Space(kept, dict(have_writes), deltas, bases)
+    return Space(kept, dict(have_writes), refs)
 
 
 def thread_keys(r: redis.Redis, thread: str) -> list[str]:
@@ -691,8 +696,8 @@ async def test_keyspace_holds_one_checkpoint_per_namespace(
             assert tup.checkpoint["id"] not in seen
             seen.add(tup.checkpoint["id"])
             if rnd > 0:
-                # a list that grew is stored as a delta on the last value; its base is kept
-                assert space.deltas >= 1 and space.bases >= 1
+                # a list that grew is kept in a log that the latest version refers to
+                assert space.refs >= 1
     for thread in ("a", "b"):
         (h,) = await r.history(g, thread_cfg(thread))
         assert h.values == (await mem.state(gm, thread_cfg(thread))).values

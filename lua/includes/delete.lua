@@ -13,8 +13,8 @@
     its `w:<task>` fields, removes it from the namespace index, the write-only set and the
     cross-thread indexes.
   gc_namespace(B, G, ns): keeps in the blob hash only the fields that a remaining checkpoint's
-    `b` names, with the bases of those stored as deltas (chain.lua); drops the blob hash and the
-    namespace itself when nothing is left, and the thread's own keys when no namespace is.
+    `b` names, and the logs those refer to (logs.lua); drops the other logs, the blob hash and
+    the namespace itself when nothing is left, and the thread's own keys when no namespace is.
   delete_namespace(B, G, ns), forget_thread(B, G): everything of a namespace, of a thread.
 ]]
 local function drop_xref(B, G, ns, cid)
@@ -73,10 +73,22 @@ local function delete_checkpoint(B, G, ns, cid)
   drop_xref(B, G, ns, cid)
 end
 
+local function drop_logs(blob, ids)
+  local keys = {}
+  for i, id in ipairs(ids) do
+    keys[i] = blob .. ':' .. id
+    ids[i] = '@' .. id
+  end
+  unlink_all(keys)
+  if #ids > 0 then call_chunked('HDEL', blob, ids) end
+end
+
 local function gc_namespace(B, G, ns)
   local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
+  local blob = B.blob .. ns
   if #ids == 0 then
-    redis.call('UNLINK', B.blob .. ns)
+    drop_logs(blob, logs_of(blob))
+    redis.call('UNLINK', blob)
     if redis.call('SCARD', B.wo .. ns) == 0 then
       redis.call('SREM', B.ns_set, ns)
       if redis.call('EXISTS', B.ns_set) == 0 then forget_thread(B, G) end
@@ -84,28 +96,37 @@ local function gc_namespace(B, G, ns)
     return
   end
   local keep = {}
-  local blob = B.blob .. ns
   for _, cid in ipairs(ids) do
     for _, f in ipairs(split(redis.call('HGET', B.cp .. ns .. ':' .. cid, 'b'))) do
-      -- a kept value stored as a delta keeps its whole chain down to the snapshot
-      while f and not keep[f] do
-        keep[f] = true
-        local v = redis.call('HGET', blob, f)
-        f = v and delta_base(v)
-      end
+      keep[f] = true
     end
   end
-  local drop = {}
-  for _, f in ipairs(redis.call('HKEYS', B.blob .. ns)) do
-    if not keep[f] then drop[#drop + 1] = f end
+  local drop, used = {}, {}
+  for _, f in ipairs(redis.call('HKEYS', blob)) do
+    if string.byte(f, 1) ~= 64 and not keep[f] then drop[#drop + 1] = f end
   end
   call_chunked('HDEL', blob, drop)
+  -- the logs still referred to: a reference is under 64 bytes (logs.lua), so HSTRLEN keeps
+  -- the kept full values, however large, out of Lua
+  for f in pairs(keep) do
+    local n = redis.call('HSTRLEN', blob, f)
+    if n > 0 and n < 64 then
+      local id = log_ref(redis.call('HGET', blob, f))
+      if id then used[id] = true end
+    end
+  end
+  local gone = {}
+  for _, id in ipairs(logs_of(blob)) do
+    if not used[id] then gone[#gone + 1] = id end
+  end
+  drop_logs(blob, gone)
 end
 
 local function delete_namespace(B, G, ns)
   local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
   for _, cid in ipairs(redis.call('SMEMBERS', B.wo .. ns)) do ids[#ids + 1] = cid end
   for _, cid in ipairs(ids) do delete_checkpoint(B, G, ns, cid) end
+  drop_logs(B.blob .. ns, logs_of(B.blob .. ns))
   redis.call('UNLINK', B.blob .. ns, B.idx .. ns, B.wo .. ns)
   redis.call('SREM', B.ns_set, ns)
 end

@@ -6,8 +6,8 @@
       parent  the encoded parent id, "" for none
       blobs   flat { field1, value1, field2, value2, ... } for the fields named in `b` that
               exist in the blob hash (a channel whose version was never written is skipped,
-              the way InMemorySaver skips "empty" channels); a value stored as a delta comes
-              as its whole chain (chain.lua's gather)
+              the way InMemorySaver skips "empty" channels); a list kept in a log comes
+              as { reference, bytes } (logs.lua's gather)
       writes  { taskinfo1, {idx, value, idx, value, ...}, taskinfo2, {...}, ... }
   The writes keys are derived from the `w:<task>` fields, inside the same hash tag.
 

@@ -44,6 +44,7 @@ local function each_key(B, fn)
     fn(B.idx .. ns)
     fn(B.blob .. ns)
     fn(B.wo .. ns)
+    for _, id in ipairs(logs_of(B.blob .. ns)) do fn(B.blob .. ns .. ':' .. id) end
     local ids = redis.call('ZRANGE', B.idx .. ns, 0, -1)
     for _, cid in ipairs(redis.call('SMEMBERS', B.wo .. ns)) do ids[#ids + 1] = cid end
     for _, cid in ipairs(ids) do

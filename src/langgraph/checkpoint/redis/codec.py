@@ -15,12 +15,18 @@ Checkpoint hash `checkpoint:{T}:N:C` fields:
     f:<key>  plaintext scalar of a top-level metadata key, for list filters in Lua
     w:<K>    task info [task_id, task_path] of a task that has writes on this checkpoint
 Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes].
-Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a delta.
+Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a log
+reference; "@" -> the namespace's log counter; "@<id>" -> the channel of log <id>.
 
-Deltas: a list channel whose new value starts with (a prefix of) an older version's items is
-stored as b"~<base field>\n<start>\n<type>\n<bytes of the new items>": the base value cut to
-`start` items, then extended. Full values begin with an msgpack array byte, never "~". The Lua
-readers hand over the chain, newest first (lua/includes/chain.lua); `unpack_blob` splices it.
+Logs: a list channel serialized as msgpack is stored as an append-only log of its items' bytes,
+`checkpoint_blob:{T}:N:<id>`, and each version as a reference b"@<id>\n<length>\n<count>":
+the array of <count> items whose bytes are the log's first <length> (lua/includes/logs.lua).
+Full values begin with an msgpack array byte, never "@". The Lua readers return a reference
+with the bytes it names; `unpack_blob` puts the array header back and decodes the value once,
+so it is byte for byte what a whole value would have been.
+
+A put sends such a value as b"^<id>\n<length>\n<count>\n<bytes>" (`pack_claim`): the bytes after
+the first <length> bytes of log <id>, or with no id all of them; the server decides.
 """
 
 from __future__ import annotations
@@ -35,11 +41,12 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from .keys import enc
 
-FORMAT = 3
+FORMAT = 4
 """Storage format version, stored in every envelope and by setup() in the meta hash. 2: blob
 values may be deltas, and checkpoints are in the metadata value indexes. 3: a checkpoint's
 cross-thread index entries are listed in the thread's ledger (`checkpoint_xref:{T}`), not in
-its own hash, so they can be removed after it expired; `h` lists DeltaChannel replays."""
+its own hash, so they can be removed after it expired; `h` lists DeltaChannel replays. 4: list
+values are stored in append-only logs (no deltas, no snapshots)."""
 
 _pack = ormsgpack.packb
 _unpack = ormsgpack.unpackb
@@ -71,47 +78,30 @@ def unpack_value(serde: SerializerProtocol, data: bytes) -> Any:
     return serde.loads_typed((vtype, vbytes))
 
 
-def pack_delta(
-    serde: SerializerProtocol, base_field: str, start: int, tail: list[Any]
-) -> bytes | None:
-    """The delta record, or None when the serde's type name cannot be framed by newlines."""
-    vtype, vbytes = serde.dumps_typed(tail)
-    if "\n" in vtype:
-        return None
-    return f"~{base_field}\n{start}\n{vtype}\n".encode() + vbytes
+def pack_claim(log: bytes, length: int, count: int, data: bytes | memoryview) -> bytes:
+    """A list value as put sends it: its items' bytes after the first `length` bytes of log
+    `log` (b"" for none: then `data` is every item)."""
+    return b"^%s\n%d\n%d\n%s" % (log, length, count, data)
 
 
 def unpack_blob(serde: SerializerProtocol, data: bytes | list[Any]) -> Any:
-    """A stored channel value: one full value, or a delta chain (newest first) as the Lua
-    readers return it. A chain of appends to a plain msgpack list is spliced into the bytes a
-    whole value would have had and decoded once; any other chain is decoded part by part."""
+    """A stored channel value: one full value, or [reference, the bytes it names] as the Lua
+    readers return a list stored in a log."""
     if not isinstance(data, list):
         return unpack_value(serde, data)
-    if data[-1] is None:
+    ref, body = data
+    if body is None:
         raise ValueError(
-            "a stored channel value lost the base version it extends; the thread's keys were "
-            "changed outside this saver"
+            "a stored channel value lost the log it is kept in; the thread's keys were changed "
+            "outside this saver"
         )
-    vtype, vbytes = _unpack(data[-1])
-    deltas = [part.split(b"\n", 3) for part in reversed(data[:-1])]  # oldest first
-    if vtype == "msgpack" and (head := array_head(vbytes)) is not None:
-        count, at = head
-        pieces: list[Any] = [memoryview(vbytes)[at:]]
-        for _, start, dtype, tail in deltas:
-            th = array_head(tail) if dtype == b"msgpack" and int(start) == count else None
-            if th is None:
-                break
-            count += th[0]
-            pieces.append(memoryview(tail)[th[1] :])
-        else:
-            return serde.loads_typed(("msgpack", array_header(count) + b"".join(pieces)))
-    value = serde.loads_typed((vtype, vbytes))
-    if type(value) is not list:
-        raise ValueError(f"a delta extends a stored {type(value).__name__}, not a list")
-    for _, start, dtype, tail in deltas:
-        del value[int(start) :]
-        value.extend(serde.loads_typed((dtype.decode(), tail)))
-    return value
+    return serde.loads_typed(("msgpack", array_header(log_ref(ref)[2]) + body))
+
+
+def log_ref(ref: bytes) -> tuple[bytes, int, int]:
+    """(log id, byte length, item count) of a stored reference b"@<id>\n<length>\n<count>"."""
+    log, length, count = ref[1:].split(b"\n")
+    return log, int(length), int(count)
 
 
 def array_head(data: bytes) -> tuple[int, int] | None:

@@ -1,28 +1,29 @@
-"""The writer's memory of the list values it stored last, which lets a step store only its tail.
+"""What a saver remembers of the list values it wrote or read, so that a step sends only its tail.
 
-A `messages` channel grows by a message or two per step, and every step would otherwise store
-the whole list again: the bytes sent, the server memory and the write time all grow with the
-history. When a new list value extends the version this saver stored last, only the new items
-are stored, as a delta on that version (codec.py); readers gather the chain in Lua and splice it
-in the client.
+A `messages` channel grows by a message or two per step. The server keeps each such list once,
+as an append-only log of its items' bytes (lua/includes/logs.lua); every version is a reference
+into it. A put sends a list as a claim (codec.pack_claim): "my items begin with the first L
+bytes of log X, and here is the rest". The server checks the claim (the log exists and is that
+long) and decides: it grows the log, or, when the log went on differently, starts a new one.
+What this module remembers only makes the claim short; it never decides what is stored. A saver
+that remembers nothing (restarted, or another process wrote the thread) sends the whole list
+with no claim, and the server compares it with the parent checkpoint's version itself; a saver
+that read the thread (get_tuple, as a graph does before its first step) remembers what it read.
 
-Two ways to know that a value extends the last one (`delta_mode=` on the savers):
+How a saver knows that its new list extends what it remembers (`delta_mode=` on the savers):
 
-- "exact" (default): the value is serialized whole, as by any saver, and stored as a delta only
-  when its serialized items begin with exactly the bytes of the last version's items. A read
-  then returns byte for byte what a full store would have: nothing is trusted, an item edited
-  in place is seen. It saves the bytes sent and stored, not the serialization.
-- "identity": when the first items of the new list are *the same objects* (`is`) as the last
-  stored list's, only the new items are serialized: the step's cost no longer grows with the
-  history. LangGraph's reducers (`operator.add`, `add_messages`) build each list from the
+- "exact" (default): the value is serialized whole, as by any saver, and claims the remembered
+  log only when its serialized items begin with exactly the remembered bytes. A read returns
+  byte for byte what a full store would have: an item edited in place is seen.
+- "identity": when the first items of the new list are *the same objects* (`is`) as the
+  remembered list's, only the new items are serialized: the step's cost no longer grows with
+  the history. LangGraph's reducers (`operator.add`, `add_messages`) build each list from the
   previous list's objects; what identity cannot see is an item edited in place after it was
   stored, so this mode is for graphs that treat state as immutable, as LangGraph asks.
-- "off": every value stored whole.
+- "off": every value stored whole (no logs).
 
-Chains stay short and never outweigh a snapshot: a full value is stored again after `MAX_CHAIN`
-deltas, or once the deltas since the last one would weigh more than it. A base is always an
-older version than its delta (no cycles), and the put script refuses a delta whose base the
-server no longer has; the caller then stores the full value.
+Values that are not lists, and lists a serde does not write as a plain msgpack array (an
+encrypting serde, pickle), are stored whole.
 """
 
 from __future__ import annotations
@@ -39,196 +40,172 @@ from . import codec
 
 DeltaMode = Literal["exact", "identity", "off"]
 
-MAX_CHAIN = 16
-"""Deltas between two snapshots of a channel: the most parts a read gathers for one value."""
-
 THREADS = 1024
-"""Threads remembered (least recently written dropped first); a forgotten thread's next put of
-each list channel is simply a full value."""
+"""Threads remembered (least recently used dropped first); a forgotten thread's next put of a
+list sends it whole, and the server still stores only what is new."""
 
 BUDGET = 64 * 2**20
 """Bytes of serialized items remembered in "exact" mode, over all threads."""
 
 
 @dataclass(slots=True)
-class Stored:
-    """What one list channel's latest stored version holds, as this process wrote it."""
+class Known:
+    """One list channel's version as this process last wrote or read it."""
 
-    field: str
-    version: Any
+    log: bytes
+    """The log it is kept in."""
+    length: int
+    """Bytes of the log it covers."""
     count: int
     """Items in the value."""
     items: tuple[Any, ...] | None
     """identity mode: the items themselves."""
-    body: bytes | None
+    body: bytes | memoryview | None
     """exact mode: the serialized items (the msgpack array without its header)."""
-    depth: int
-    """Deltas since the snapshot (0: this version is a full value)."""
-    delta_bytes: int
-    snap_bytes: int
+
+    def size(self) -> int:
+        return len(self.body) if self.body is not None else 0
+
+
+@dataclass(slots=True)
+class Sent:
+    """What a put sent for one list channel, remembered once the server names its log."""
+
+    count: int
+    items: tuple[Any, ...] | None
+    body: bytes | memoryview | None
 
 
 class DeltaWriter:
-    """Per saver: encodes each new channel value as a full value or a delta on the last one."""
+    """Per saver: encodes each new channel value as a whole value or as a claim on a log."""
 
-    def __init__(
-        self, mode: DeltaMode = "exact", max_chain: int = MAX_CHAIN, threads: int = THREADS
-    ) -> None:
+    def __init__(self, mode: DeltaMode = "exact", threads: int = THREADS) -> None:
         if mode not in ("exact", "identity", "off"):
             raise ValueError(f"delta_mode must be 'exact', 'identity' or 'off', not {mode!r}")
         self.mode = mode
-        self.max_chain = max_chain
         self.threads = threads
-        self._last: OrderedDict[str, dict[tuple[str, str], Stored]] = OrderedDict()
+        self._known: OrderedDict[str, dict[tuple[str, str], Known]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def encode(
-        self,
-        serde: SerializerProtocol,
-        thread_id: str,
-        ns: str,
-        channel: str,
-        version: Any,
-        field: str,
-        value: Any,
-    ) -> tuple[bytes, Stored | None]:
-        """The stored bytes of one new channel value, and what to `remember` once stored."""
-        if type(value) is not list or self.mode == "off":
+        self, serde: SerializerProtocol, thread_id: str, ns: str, channel: str, value: Any
+    ) -> tuple[bytes, Sent | None]:
+        """The bytes put sends for one new channel value, and what to `remember` once the server
+        answered (None: a whole value, nothing to remember)."""
+        if type(value) is not list or not value or self.mode == "off":
             return codec.pack_value(serde, value), None
         with self._lock:
-            known = self._last.get(thread_id)
+            known = self._known.get(thread_id)
             prev = known.get((ns, channel)) if known else None
-        if prev is not None and (prev.depth >= self.max_chain or not _newer(version, prev.version)):
-            prev = None
         if self.mode == "identity":
-            return self._by_identity(serde, prev, field, version, value)
-        return self._by_bytes(serde, prev, field, version, value)
+            return self._by_identity(serde, prev, value)
+        return self._by_bytes(serde, prev, value)
+
+    def whole(self, serde: SerializerProtocol, value: Any) -> tuple[bytes, Sent | None]:
+        """The value with no claim (the claimed log was gone): the server still compares it
+        with the parent's version."""
+        if type(value) is not list or not value or self.mode == "off":
+            return codec.pack_value(serde, value), None
+        if self.mode == "identity":
+            return self._by_identity(serde, None, value)
+        return self._by_bytes(serde, None, value)
 
     def _by_identity(
-        self,
-        serde: SerializerProtocol,
-        prev: Stored | None,
-        field: str,
-        version: Any,
-        value: list[Any],
-    ) -> tuple[bytes, Stored | None]:
-        if prev is not None and prev.items is not None:
-            p = _shared_prefix(value, prev.items)
-            if p and 2 * p >= len(value):
-                data = codec.pack_delta(serde, prev.field, p, value[p:])
-                if data is not None and prev.delta_bytes + len(data) <= prev.snap_bytes:
-                    return data, Stored(
-                        field,
-                        version,
-                        len(value),
-                        tuple(value),
-                        None,
-                        prev.depth + 1,
-                        prev.delta_bytes + len(data),
-                        prev.snap_bytes,
-                    )
-        data = codec.pack_value(serde, value)
-        return data, Stored(field, version, len(value), tuple(value), None, 0, 0, len(data))
+        self, serde: SerializerProtocol, prev: Known | None, value: list[Any]
+    ) -> tuple[bytes, Sent | None]:
+        n = len(prev.items) if prev is not None and prev.items is not None else 0
+        if prev is not None and 0 < n <= len(value) and _same_prefix(value, prev.items, n):
+            tail = _items(serde, value[n:]) if len(value) > n else b""
+            if tail is not None:
+                sent = Sent(len(value), tuple(value), None)
+                return codec.pack_claim(prev.log, prev.length, len(value), tail), sent
+        body = _items(serde, value)
+        if body is None:
+            return codec.pack_value(serde, value), None
+        return codec.pack_claim(b"", 0, len(value), body), Sent(len(value), tuple(value), None)
 
     def _by_bytes(
-        self,
-        serde: SerializerProtocol,
-        prev: Stored | None,
-        field: str,
-        version: Any,
-        value: list[Any],
-    ) -> tuple[bytes, Stored | None]:
+        self, serde: SerializerProtocol, prev: Known | None, value: list[Any]
+    ) -> tuple[bytes, Sent | None]:
         vtype, vbytes = serde.dumps_typed(value)
         head = codec.array_head(vbytes) if vtype == "msgpack" else None
         if head is None:  # a serde whose bytes cannot be spliced (encrypted, pickle, ...)
             return codec.pack_typed(vtype, vbytes), None
         count, at = head
+        body = memoryview(vbytes)[at:]
+        sent = Sent(count, None, body)
         if (
             prev is not None
             and prev.body is not None
-            and count > prev.count
+            and count >= prev.count
             and vbytes.startswith(prev.body, at)
         ):
-            tail = vbytes[at + len(prev.body) :]
-            data = (
-                f"~{prev.field}\n{prev.count}\nmsgpack\n".encode()
-                + codec.array_header(count - prev.count)
-                + tail
-            )
-            if prev.delta_bytes + len(data) <= prev.snap_bytes:
-                body = prev.body + tail
-                return data, Stored(
-                    field,
-                    version,
-                    count,
-                    None,
-                    body,
-                    prev.depth + 1,
-                    prev.delta_bytes + len(data),
-                    prev.snap_bytes,
-                )
-        # the whole value only when it is stored: its envelope copies every byte
-        full = codec.pack_typed(vtype, vbytes)
-        return full, Stored(field, version, count, None, vbytes[at:], 0, 0, len(full))
+            tail = body[len(prev.body) :]
+            return codec.pack_claim(prev.log, prev.length, count, tail), sent
+        return codec.pack_claim(b"", 0, count, body), sent
 
-    def full(
-        self, serde: SerializerProtocol, field: str, version: Any, value: Any
-    ) -> tuple[bytes, Stored | None]:
-        """The value whole (a delta's base was gone), remembered as a fresh snapshot."""
-        if type(value) is not list or self.mode == "off":
-            return codec.pack_value(serde, value), None
+    def remember(self, thread_id: str, ns: str, channel: str, sent: Sent, ref: bytes) -> None:
+        """The server stored `sent` as reference `ref` (codec.log_ref)."""
+        log, length, count = codec.log_ref(ref)
+        self._put(thread_id, ns, channel, Known(log, length, count, sent.items, sent.body))
+
+    def learn(
+        self, thread_id: str, ns: str, channel: str, ref: bytes, body: bytes, value: Any
+    ) -> None:
+        """A read returned this version (reference and bytes): a put of its successor can claim
+        it, in a process that never wrote the thread."""
+        if self.mode == "off" or type(value) is not list:
+            return
+        log, length, count = codec.log_ref(ref)
         if self.mode == "identity":
-            return self._by_identity(serde, None, field, version, value)
-        return self._by_bytes(serde, None, field, version, value)
+            self._put(thread_id, ns, channel, Known(log, length, count, tuple(value), None))
+        else:
+            self._put(thread_id, ns, channel, Known(log, length, count, None, body))
 
-    def remember(self, thread_id: str, ns: str, stored: dict[str, Stored | None]) -> None:
-        """Called after the server accepted the put; None forgets a channel that is no list
-        (or cannot be delta-encoded)."""
+    def drop(self, thread_id: str, ns: str, channel: str) -> None:
+        """The channel's new value is no log (not a list, or a whole value)."""
         with self._lock:
-            known = self._last.get(thread_id)
-            if known is None:
-                known = self._last[thread_id] = {}
-            else:
-                self._last.move_to_end(thread_id)
-            for channel, s in stored.items():
-                old = known.pop((ns, channel), None)
-                if old is not None and old.body is not None:
-                    self._bytes -= len(old.body)
-                if s is not None:
-                    known[(ns, channel)] = s
-                    if s.body is not None:
-                        self._bytes += len(s.body)
-            while len(self._last) > self.threads or (self._bytes > BUDGET and len(self._last) > 1):
-                self._drop(next(iter(self._last)))
+            known = self._known.get(thread_id)
+            old = known.pop((ns, channel), None) if known else None
+            if old is not None:
+                self._bytes -= old.size()
 
     def forget(self, thread_id: str) -> None:
-        """The thread was deleted here: its next puts store full values at once instead of
-        learning it from the server."""
+        """The thread was deleted or replaced here."""
         with self._lock:
             self._drop(thread_id)
 
+    def _put(self, thread_id: str, ns: str, channel: str, k: Known) -> None:
+        with self._lock:
+            known = self._known.get(thread_id)
+            if known is None:
+                known = self._known[thread_id] = {}
+            else:
+                self._known.move_to_end(thread_id)
+            old = known.get((ns, channel))
+            if old is not None:
+                self._bytes -= old.size()
+            known[(ns, channel)] = k
+            self._bytes += k.size()
+            while len(self._known) > self.threads or (
+                self._bytes > BUDGET and len(self._known) > 1
+            ):
+                self._drop(next(iter(self._known)))
+
     def _drop(self, thread_id: str) -> None:
-        for s in self._last.pop(thread_id, {}).values():
-            if s.body is not None:
-                self._bytes -= len(s.body)
+        for k in self._known.pop(thread_id, {}).values():
+            self._bytes -= k.size()
 
 
-def _newer(version: Any, than: Any) -> bool:
-    try:
-        return bool(version > than)
-    except TypeError:
-        return False
+def _items(serde: SerializerProtocol, items: list[Any]) -> bytes | None:
+    """The items' bytes as they stand inside a serialized list (no array header), or None when
+    the serde does not write a plain msgpack array."""
+    vtype, vbytes = serde.dumps_typed(items)
+    head = codec.array_head(vbytes) if vtype == "msgpack" else None
+    return None if head is None else vbytes[head[1] :]
 
 
-def _shared_prefix(value: list[Any], items: tuple[Any, ...]) -> int:
-    """How many leading items of `value` are the stored items themselves (`is`)."""
-    n = len(items)
-    if len(value) >= n and all(map(is_, value, items)):
-        return n
-    p = 0
-    for a, b in zip(value, items, strict=False):
-        if a is not b:
-            break
-        p += 1
-    return p
+def _same_prefix(value: list[Any], items: tuple[Any, ...], n: int) -> bool:
+    """Whether the first n items of `value` are the remembered items themselves (`is`)."""
+    return all(map(is_, value[:n], items))

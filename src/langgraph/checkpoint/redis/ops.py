@@ -32,7 +32,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.exceptions import NoScriptError
 
 from . import codec, scripts
-from .deltas import DeltaWriter, Stored
+from .deltas import DeltaWriter, Sent
 from .keys import KeySpace, Thread, bucket_of, dec, enc
 
 T = TypeVar("T")
@@ -166,8 +166,8 @@ class Operations:
     cross_thread: bool = True
     """Maintain the cross-thread indexes (list(None), delete_for_runs)."""
     deltas: DeltaWriter | None = field(default_factory=DeltaWriter)
-    """Store list channels that extend their last version as deltas (deltas.py); None: always
-    whole values."""
+    """Keep list channels in append-only logs, sending each step's new items only (deltas.py,
+    lua/includes/logs.lua); None: always whole values."""
     ttl_ms: int = 0
     """Threads expire this long after their last write (lua/includes/ttl.lua); 0: never."""
     refresh_on_read: bool = False
@@ -266,17 +266,15 @@ class Operations:
         skeleton = checkpoint.copy()
         values: dict[str, Any] = skeleton.pop("channel_values")  # type: ignore[misc]
         md = get_checkpoint_metadata(config, metadata)
-        blobs: dict[str, tuple[str, bytes]] = {}  # field -> (channel, stored bytes)
-        stored: dict[str, Stored | None] = {}
+        blobs: dict[str, tuple[str, bytes]] = {}  # field -> (channel, bytes sent)
+        sent: dict[str, Sent | None] = {}
         for ch, ver in new_versions.items():
             if ch in values:
                 f = codec.blob_field(ch, ver)
                 if self.deltas is None:
                     blobs[f] = (ch, codec.pack_value(serde, values[ch]))
                 else:
-                    data, stored[ch] = self.deltas.encode(
-                        serde, thread_id, ns, ch, ver, f, values[ch]
-                    )
+                    data, sent[ch] = self.deltas.encode(serde, thread_id, ns, ch, values[ch])
                     blobs[f] = (ch, data)
         run = md.get("run_id")
         run_e = enc(str(run)) if run is not None else ""
@@ -315,17 +313,23 @@ class Operations:
             (reply,) = yield RoundTrip(
                 [Eval(self.s["put_checkpoint"], keys, [*head, *pairs, *tail])]
             )
-            if not isinstance(reply, list):
+            if reply[0] != -1:
                 break
-            # Deltas whose base the server no longer has (pruned, deleted or expired by
-            # someone else): nothing was written; send those values whole.
-            assert self.deltas is not None  # only deltas can lose their base
-            for f in map(_str, reply):
+            # Claims on logs the server no longer has (pruned, deleted or expired by someone
+            # else): nothing was written; send those values with no claim.
+            assert self.deltas is not None  # only claims can lose their log
+            for f in map(_str, reply[1:]):
                 ch = blobs[f][0]
-                data, stored[ch] = self.deltas.full(serde, f, new_versions[ch], values[ch])
+                data, sent[ch] = self.deltas.whole(serde, values[ch])
                 blobs[f] = (ch, data)
-        if self.deltas is not None and stored:
-            self.deltas.remember(thread_id, ns, stored)
+        if self.deltas is not None and sent:
+            refs = {_str(reply[i]): reply[i + 1] for i in range(1, len(reply), 2)}
+            for f, (ch, _) in blobs.items():
+                s, ref = sent.get(ch), refs.get(f)
+                if s is not None and ref is not None:
+                    self.deltas.remember(thread_id, ns, ch, s, ref)
+                elif ch in sent:
+                    self.deltas.drop(thread_id, ns, ch)
         return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}}
 
     def put_writes(
@@ -387,7 +391,7 @@ class Operations:
         cid = conf.get("checkpoint_id")
         th = self.keys.thread(thread_id, self.cluster)
         (raw,) = yield RoundTrip([self._get(th, enc(ns), enc(cid) if cid else "", [])])
-        return None if raw is None else self._tuple(serde, thread_id, ns, raw)
+        return None if raw is None else self._tuple(serde, thread_id, ns, raw, learn=True)
 
     def list(
         self,
@@ -516,8 +520,15 @@ class Operations:
         return left
 
     def _tuple(
-        self, serde: SerializerProtocol, thread_id: str, ns: str, raw: list[Any]
+        self,
+        serde: SerializerProtocol,
+        thread_id: str,
+        ns: str,
+        raw: list[Any],
+        learn: bool = False,
     ) -> CheckpointTuple:
+        """A checkpoint as the Lua readers return it (load_tuple.lua). With `learn`, the lists
+        read from logs are remembered (deltas.py), so the next put claims them."""
         cide, d, parent, blobs, writes = raw
         skeleton, metadata = codec.unpack_checkpoint(serde, d)
         values: dict[str, Any] = {}
@@ -529,7 +540,10 @@ class Operations:
             for i in range(0, len(blobs), 2):
                 ch = by_field.get(blobs[i])
                 if ch is not None:
-                    values[ch] = codec.unpack_blob(serde, blobs[i + 1])
+                    data = blobs[i + 1]
+                    values[ch] = codec.unpack_blob(serde, data)
+                    if learn and self.deltas is not None and isinstance(data, list):
+                        self.deltas.learn(thread_id, ns, ch, data[0], data[1], values[ch])
         pending = _sorted_writes(writes)
         cid = dec(_str(cide))
         return CheckpointTuple(
@@ -720,8 +734,10 @@ class Operations:
             return
         incoming: list[Any] = []
         records: list[Any] = []
-        for ns_b, blob_flat, cps, wo in exported:
+        for ns_b, blob_flat, cps, wo, logs in exported:
             nse = _str(ns_b)
+            for i in range(0, len(logs), 2):
+                records += ["L", nse, logs[i], logs[i + 1]]
             if blob_flat:
                 records += ["B", nse, len(blob_flat), *blob_flat]
             for cid_b, h, ws, ledger in cps:
