@@ -17,7 +17,11 @@ Then two shapes of writers, 1,000 steps each, bytes per checkpoint against one s
 - `restart`: a saver writes 500 steps, a new saver (no memory: a restarted process) writes the
   next one without reading; reported as the bytes that step added, against one message.
 
-    python benchmarks/histories.py [--baseline REV] [--max 10000] [--runs 1]
+Last, the metadata indexes on a set of --filter-n checkpoints (100 threads of 100 steps per
+10,000, as benchmarks/workloads.py's filter section): index keys, their bytes per checkpoint,
+and list(None, filter=..., limit=10) rates, this tree against base.
+
+    python benchmarks/histories.py [--baseline REV] [--max 10000] [--filter-n 100000]
 
 Prints a markdown table (and writes benchmarks/results/histories.md and .json).
 """
@@ -43,6 +47,7 @@ sys.path.insert(0, str(HERE))
 from trees import worktree  # noqa: E402
 
 POINTS = (100, 300, 1000, 3000, 10000)
+FILTER_N = 100_000
 WINDOW = 50
 
 
@@ -167,10 +172,39 @@ def measure_writers(url: str, shape: str) -> dict[str, Any]:
     return out
 
 
+async def measure_filter(url: str, n: int) -> dict[str, Any]:
+    """The metadata indexes on workloads.filter_plan's set (n/100 threads of 100 steps):
+    their bytes and keys per checkpoint, and filtered list(None) rates."""
+    import redis
+    from langgraph.checkpoint.redis import AsyncRedisSaver
+
+    from workloads import FILTER, populate, rate
+
+    r = redis.Redis.from_url(url)
+    saver = AsyncRedisSaver(redis_url=url)
+    await saver.asetup()
+    await populate(saver, n)
+    by = [k for k in r.scan_iter(match="checkpoint_by*", count=1000)]
+    out: dict[str, Any] = {
+        "index_keys": len(by),
+        "index_bytes": sum(r.memory_usage(k, samples=0) or 0 for k in by) / n,
+    }
+    for name, f in (("filter", FILTER), ("filter_user", {"user": "u3"})):
+
+        async def lists(i: int, f: dict[str, Any] = f) -> None:
+            got = [t async for t in saver.alist(None, filter=f, limit=10)]
+            assert len(got) == 10, len(got)
+
+        out[name] = await rate(lists, 200)
+    await saver.aclose()
+    r.close()
+    return out
+
+
 def _worker(src: Path, what: str, url: str, points: tuple[int, ...]) -> Any:
     env = dict(os.environ, PYTHONPATH=str(src))
     argv = [sys.executable, __file__, "--worker", what, "--url", url]
-    argv += ["--points", ",".join(map(str, points))]
+    argv += ["--points", ",".join(map(str, points)), "--filter-n", str(FILTER_N)]
     got = subprocess.run(argv, env=env, capture_output=True, text=True)
     if got.returncode:
         raise RuntimeError(f"worker {what} on {src} failed:\n{got.stderr[-3000:]}")
@@ -182,6 +216,7 @@ def main() -> None:
     ap.add_argument("--baseline", default="7e0d5a7", help="the revision measured as `base`")
     ap.add_argument("--max", type=int, default=10000)
     ap.add_argument("--points", default="")
+    ap.add_argument("--filter-n", type=int, default=100_000, help="checkpoints, filter rows")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -193,6 +228,8 @@ def main() -> None:
     if a.worker:
         if a.worker == "floor":
             print(json.dumps(measure_floor(a.url, points)))
+        elif a.worker == "filter":
+            print(json.dumps(asyncio.run(measure_filter(a.url, a.filter_n))))
         elif a.worker in ("eight", "one", "restart"):
             print(json.dumps(measure_writers(a.url, a.worker)))
         else:
@@ -215,7 +252,13 @@ def main() -> None:
             ("base eight", base / "src"),
             ("base one", base / "src"),
             ("base restart", base / "src"),
+            ("filter", ROOT / "src"),
+            ("base filter", base / "src"),
         ]
+        global FILTER_N
+        FILTER_N = a.filter_n
+        if not a.filter_n:
+            plan = [x for x in plan if not x[0].endswith("filter")]
         for name, src in plan:
             with EmbeddedServer() as srv:
                 res[name] = _worker(src, name.split()[-1], srv.url, points)
@@ -269,6 +312,22 @@ def main() -> None:
         f"({len(json.dumps(message(0)))} B as JSON) | {res['restart']['step_bytes']:,} B "
         f"| {res['base restart']['step_bytes']:,} B |",
     ]
+    if a.filter_n:
+        f, b = res["filter"], res["base filter"]
+        lines += [
+            "",
+            f"| metadata indexes, {a.filter_n:,} checkpoints (workloads.filter_plan) "
+            "| this tree | base | this / base |",
+            "|---|---|---|---|",
+            f"| index keys | {f['index_keys']:,} | {b['index_keys']:,} "
+            f"| {f['index_keys'] / b['index_keys']:.3f}x |",
+            f"| index bytes per checkpoint (MEMORY USAGE) | {f['index_bytes']:,.0f} "
+            f"| {b['index_bytes']:,.0f} | {f['index_bytes'] / b['index_bytes']:.2f}x |",
+            f"| list(None, filter={{source, step}}, limit=10), calls/s | {f['filter']:,.0f} "
+            f"| {b['filter']:,.0f} | {f['filter'] / b['filter']:.2f}x |",
+            f"| list(None, filter={{user}}, limit=10), calls/s | {f['filter_user']:,.0f} "
+            f"| {b['filter_user']:,.0f} | {f['filter_user'] / b['filter_user']:.2f}x |",
+        ]
     text = "\n".join(lines)
     print(text)
     out = HERE / "results"

@@ -63,10 +63,11 @@ local function index(ns, cid, ledger)
     redis.call('SADD', G.run_base .. parts[1], B.tag .. '\n' .. ns .. '\n' .. cid)
   end
   for j = 2, #parts do
-    local key = parts[j]
-    if string.sub(key, 1, #src_by) == src_by then key = G.by_base .. string.sub(key, #src_by + 1) end
-    redis.call('ZADD', key, 0, member)
-    out[#out + 1] = key
+    local e = parts[j]
+    if string.sub(e, 1, #src_by) == src_by then e = G.by_base .. string.sub(e, #src_by + 1) end
+    local key, pre = by_entry(e)
+    redis.call('ZADD', key, 0, pre .. member)
+    out[#out + 1] = e
   end
   redis.call('HSET', B.xref, ns .. '\n' .. cid, table.concat(out, '\n'))
 end

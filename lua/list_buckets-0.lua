@@ -1,12 +1,14 @@
 --[[ list_buckets: one page of list(None) from the buckets of one server (or one master).
 
   This replaces a RediSearch query with sorted sets. Each bucket (keys.py: "" on one server,
-  ":{g}" per group of 16 slots on a cluster) has its cross-thread index `checkpoint_all<sfx>` and, per
-  indexed metadata value, `checkpoint_by<sfx>:<key>:<value>`; members are "C\nT\nN", in lexical
-  (= time) order of C. The script merges the buckets newest first: a heap of bucket heads,
-  compared byte by byte as Redis orders them (Lua's `<` follows the server's locale). In each
-  bucket it walks the smallest index the filter names, or `checkpoint_all` with no indexed
-  value; a bucket missing one of the filter's values holds no match and is skipped.
+  ":{g}" per group of 16 slots on a cluster) has its cross-thread index `checkpoint_all<sfx>`,
+  members "C\nT\nN" in lexical (= time) order of C, and per metadata key
+  `checkpoint_by<sfx>:<key>`, members "<value>\nC\nT\nN": one value's checkpoints are one
+  lexical range of it, in time order. The script merges the buckets newest first: a heap of
+  bucket heads (members without their value prefix), compared byte by byte as Redis orders
+  them (Lua's `<` follows the server's locale). In each bucket it walks the smallest range the
+  filter names (ZLEXCOUNT), or `checkpoint_all` with no indexed value; a bucket missing one of
+  the filter's values holds no match and is skipped.
 
   No KEYS: the keys are built from the suffixes. On a cluster the driver sends the variant with
   `#!lua flags=allow-cross-slot-keys` to each master, with the buckets of the groups whose
@@ -24,7 +26,7 @@
   ARGV[8]  their suffixes, joined by "," (one argument: a master of a 3-master cluster has
            ~341 buckets, and one long argument costs the client and the server less than
            341 short ones); "" with nb = 1 on one server
-  ARGV[9]  ny, the number of indexed filter values; then ny names "<key>:<value>" (encoded)
+  ARGV[9]  ny, the number of indexed filter values; then ny names "<key>\t<value>" (encoded)
   then     filter pairs ("f:<key>", encoded value), checked on each candidate's hash
 
   A member whose checkpoint is gone (its thread expired) is skipped and removed from the
@@ -74,7 +76,7 @@ end
 -- share 18 bytes are compared byte by byte (`before`). Creating substrings, as `before` does,
 -- is what a Lua comparison of strings costs here.
 local function weigh(s)
-  local b = {string.byte(s.buf[s.pos], 1, 18)}
+  local b = {string.byte(s.buf[s.pos], s.cut, s.cut + 17)}
   local x1, x2, x3 = 0, 0, 0
   for i = 1, 6 do x1 = x1 * 257 + (b[i] or -1) + 1 end
   for i = 7, 12 do x2 = x2 * 257 + (b[i] or -1) + 1 end
@@ -86,12 +88,12 @@ local function below(s, t)  -- s's head sorts before t's (memcmp order)
   if s.k1 ~= t.k1 then return s.k1 < t.k1 end
   if s.k2 ~= t.k2 then return s.k2 < t.k2 end
   if s.k3 ~= t.k3 then return s.k3 < t.k3 end
-  return before(s.buf[s.pos], t.buf[t.pos])
+  return before(string.sub(s.buf[s.pos], s.cut), string.sub(t.buf[t.pos], t.cut))
 end
 
 -- one bucket's cursor: a buffer of members fetched `chunk` at a time, newest first
 local function refill(s)
-  local got = redis.call('ZREVRANGEBYLEX', s.key, s.upper, '-', 'LIMIT', 0, s.chunk)
+  local got = redis.call('ZREVRANGEBYLEX', s.key, s.upper, s.lower, 'LIMIT', 0, s.chunk)
   s.buf, s.pos = got, 1
   s.done = #got < s.chunk
   if #got > 0 then s.upper = '(' .. got[#got] end
@@ -104,22 +106,27 @@ local first_chunk = nb == 1 and math.max(page, 64) or 1
 local all_base, by_base = prefix .. '_all', prefix .. '_by'
 for i = 1, #sfxs do
   local sfx = sfxs[i]
-  local key = all_base .. sfx
+  local key, pre = all_base .. sfx, ''
   if ny > 0 then
     key = nil
     local size
     for j = 1, ny do
-      local k = by_base .. sfx .. ':' .. ARGV[9 + j]
-      local n = redis.call('ZCARD', k)
+      local k, p = by_entry(by_base .. sfx .. ':' .. ARGV[9 + j])
+      local n = redis.call('ZLEXCOUNT', k, '[' .. p, '(' .. string.sub(p, 1, -2) .. '\v')
       if n == 0 then key = nil break end
-      if size == nil or n < size then key, size = k, n end
+      if size == nil or n < size then key, pre, size = k, p, n end
     end
   end
   if key then  -- (a cursor only where there are members; a missing key reads as empty)
-    local got = redis.call('ZREVRANGEBYLEX', key, upper, '-', 'LIMIT', 0, first_chunk)
+    local hi = upper == '+' and ('(' .. string.sub(pre, 1, -2) .. '\v')
+      or ('(' .. pre .. string.sub(upper, 2))
+    if pre == '' then hi = upper end
+    local lower = pre == '' and '-' or ('[' .. pre)
+    local got = redis.call('ZREVRANGEBYLEX', key, hi, lower, 'LIMIT', 0, first_chunk)
     if #got > 0 then
       local s = {key = key, sfx = sfx, buf = got, pos = 1, done = #got < first_chunk,
-        upper = '(' .. got[#got], chunk = math.min(first_chunk * 2, 256)}
+        upper = '(' .. got[#got], lower = lower, cut = #pre + 1,
+        chunk = math.min(first_chunk * 2, 256)}
       weigh(s)
       heap[#heap + 1] = s
     end
@@ -142,7 +149,8 @@ for i = math.floor(#heap / 2), 1, -1 do sift(i) end
 local rows, scanned, sweep_left, last = {}, 0, 2000, nil
 while #heap > 0 and #rows < page and scanned < budget do
   local s = heap[1]
-  local m = s.buf[s.pos]
+  local full = s.buf[s.pos]
+  local m = string.sub(full, s.cut)
   scanned = scanned + 1
   last = m
   local parts = split(m)
@@ -150,7 +158,7 @@ while #heap > 0 and #rows < page and scanned < budget do
   local B = thread_of(prefix, wprefix, t, s.sfx)
   if redis.call('HEXISTS', B.cp .. ns .. ':' .. cid, 'd') == 0 then
     local G = globals(prefix, wprefix, true, s.sfx)
-    redis.call('ZREM', s.key, m)
+    redis.call('ZREM', s.key, full)
     redis.call('ZREM', G.all, m)
     if sweep_left > 0 and redis.call('EXISTS', B.ns_set) == 0 then
       sweep_left = sweep_left - sweep_thread(G, t, math.min(256, sweep_left))

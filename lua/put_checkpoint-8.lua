@@ -22,8 +22,9 @@
   ARGV[14] n: the number of blob field/value pairs that follow
   ARGV[15 .. 14+2n]  blob field, blob value or delta (only the channels in new_versions)
   ARGV[15+2n ..]     triples: filter field "f:<key>", encoded scalar value (metadata for list
-                     filters), and that value's cross-thread index key "checkpoint_by:<key>:<value>"
-                     or "" for none (cross-thread mode; the ledger keeps the list, delete.lua)
+                     filters), and that value's cross-thread index entry
+                     "checkpoint_by:<key>\t<value>" (common.lua's by_entry) or "" for none
+                     (cross-thread mode; the ledger keeps the list, delete.lua)
 
   Steps: when C already exists (a re-put), its old filter fields and index entries are removed
   first, so a re-put replaces the checkpoint as InMemorySaver's dict update does; writes already
@@ -120,7 +121,10 @@ redis.call('SADD', B.ns_set, ns)
 if G.on then
   local member = cid .. '\n' .. B.tag .. '\n' .. ns
   redis.call('ZADD', all, 0, member)
-  for _, key in ipairs(by) do redis.call('ZADD', key, 0, member) end
+  for _, e in ipairs(by) do
+    local key, pre = by_entry(e)
+    redis.call('ZADD', key, 0, pre .. member)
+  end
   if run_id ~= '' then redis.call('SADD', run, B.tag .. '\n' .. ns .. '\n' .. cid) end
   local ledger = run_id
   if #by > 0 then ledger = ledger .. '\n' .. table.concat(by, '\n') end

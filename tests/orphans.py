@@ -16,7 +16,7 @@ cross-thread mode (keys.py has the layout, codec.py the hash fields):
   to by a kept field, and the log counter ("@") is there while a log is;
 - the namespace set lists exactly the namespaces that have an index or write-only key, and
   every index, write-only and blob key's namespace is in it;
-- the cross-thread indexes (`_all`, `_run:R`, `_by:*`) hold only live checkpoints, listed in
+- the cross-thread indexes (`_all`, `_run:R`, `_by:<key>`) hold only live checkpoints, listed in
   their ledger entry (run and value indexes, which must match the metadata), and every live
   checkpoint is in `_all` and in the indexes its ledger lists; the ledger has exactly one field
   per live checkpoint;
@@ -449,9 +449,13 @@ class Checker:
                 rk = self.space.run_base + run
                 if rk not in self.keys or f"{t}\n{ns}\n{cid}" not in self.keys[rk].value:
                     self.err(f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} not in {rk!r}")
-            for k in by:
-                if k not in self.by or member not in self.keys[k].value:
-                    self.err(f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} not in {k!r}")
+            for e in by:
+                k, value = e.rsplit("\t", 1) if "\t" in e else (e, "")
+                if k not in self.by or f"{value}\n{member}" not in self.keys[k].value:
+                    self.err(
+                        f"thread {{{t}}}: live checkpoint {ns!r} {cid!r} not in {k!r} "
+                        f"under {value!r}"
+                    )
             want = self.expected_entry(t, ns, cid)
             if want is not None:
                 if run != want[0]:
@@ -502,14 +506,14 @@ class Checker:
         for key in sorted(self.by):
             for m in self.keys[key].value:
                 parts = m.split("\n")
-                if len(parts) != 3:
+                if len(parts) != 4:
                     self.err(f"{key!r}: malformed member {m!r}")
                     continue
-                cid, t, ns = parts
+                value, cid, t, ns = parts
                 b = self.backed(t, ns, cid)
                 if b is None:
                     self.err(f"{key!r}: dangling member {m!r}: no live checkpoint")
-                elif key not in b[2]:
+                elif f"{key}\t{value}" not in b[2]:
                     self.err(f"{key!r}: member {m!r} is not listed in its ledger entry ({b[0]})")
         for run, key in sorted(self.runs.items()):
             for m in self.keys[key].value:
@@ -648,7 +652,8 @@ def unbucket(keys: dict[str, Key], prefix: str) -> tuple[dict[str, Key], list[st
         members = key.value if isinstance(key.value, dict | set) else {}
         for member in members:
             parts = member.split("\n")
-            t = parts[0] if kind in ("exp", "run") else (parts[1] if len(parts) > 1 else "")
+            at = {"exp": 0, "run": 0, "all": 1, "by": 2}[kind]  # "<value>\nC\nT\nN" for by
+            t = parts[at] if len(parts) > at else ""
             if bucket_of(t) != m.group("sfx"):
                 errors.append(f"{name!r}: entry {member!r} of thread {t!r} is outside its bucket")
         if plain in out:

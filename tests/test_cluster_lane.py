@@ -904,7 +904,7 @@ def test_every_key_lives_in_its_threads_slot(cluster: Backend) -> None:
     seen_threads = set()
     thread_field = {
         "checkpoint_all": 1,
-        "checkpoint_by": 1,
+        "checkpoint_by": 2,  # "<value>\nC\nT\nN"
         "checkpoint_run": 0,
         "checkpoint_exp": 0,
     }

@@ -151,9 +151,16 @@ def c_stale_ledger(raw: redis.Redis, v: dict[str, Any]) -> None:
     raw.hset(th(B).xref, "\nnope", "r1")
 
 
+def by_member(entry: str | None, m: str) -> tuple[str, str]:
+    """(index key, member) of an index entry (keys.py's by_key) and a "C\nT\nN" member."""
+    assert entry is not None
+    key, value = entry.rsplit("\t", 1)
+    return key, f"{value}\n{m}"
+
+
 def c_missing_by(raw: redis.Redis, v: dict[str, Any]) -> None:
-    key = KS.by_key("kind", "sk")
-    assert key is not None and raw.zrem(key, member(A, NS[1], v[(A, NS[1])])) == 1
+    key, m = by_member(KS.by_key("kind", "sk"), member(A, NS[1], v[(A, NS[1])]))
+    assert raw.zrem(key, m) == 1
 
 
 def c_unexpected_key(raw: redis.Redis, v: dict[str, Any]) -> None:
@@ -246,9 +253,8 @@ def c_writes_field_without_hash(raw: redis.Redis, v: dict[str, Any]) -> None:
 
 
 def c_by_not_in_ledger(raw: redis.Redis, v: dict[str, Any]) -> None:
-    key = KS.by_key("kind", "sother")
-    assert key is not None
-    raw.zadd(key, {member(A, "", v[(A, "")]): 0})
+    key, m = by_member(KS.by_key("kind", "sother"), member(A, "", v[(A, "")]))
+    raw.zadd(key, {m: 0})
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[redis.Redis, dict[str, Any]], None], str]] = {
@@ -257,7 +263,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[redis.Redis, dict[str, Any]], None], str]
     "stray_blob_field": (c_stray_blob, "field 'zz:1' is referenced by no live checkpoint"),
     "dangling_all_member": (c_dangling_all, "'checkpoint_all': dangling member"),
     "stale_ledger_field": (c_stale_ledger, "stale ledger field '\\nnope'"),
-    "missing_by_member": (c_missing_by, "not in 'checkpoint_by:kind:sk'"),
+    "missing_by_member": (c_missing_by, "not in 'checkpoint_by:kind' under 'sk'"),
     "unexpected_key": (c_unexpected_key, "'checkpoint_something_else': matches no key"),
     "expiry_differs": (c_expiry_differs, "checkpoint_idx:{expiring}:': expires at"),
     "one_key_persisted": (c_persist_one, "expires at -1, the thread at"),
@@ -356,7 +362,7 @@ async def test_checker_allows_expired_leftovers_until_swept(
         assert any("still listed after a sweep" in e for e in errors), errors
         assert any("'checkpoint_all': dangling member" in e for e in errors), errors
         assert any("'checkpoint_run:r': dangling member" in e for e in errors), errors
-        assert any("'checkpoint_by:kind:sk': dangling member" in e for e in errors), errors
+        assert any("'checkpoint_by:kind': dangling member 'sk" in e for e in errors), errors
         assert await x.sweep() == 6
         assert_no_orphans(raw, swept=True)
         assert set(snapshot(raw)) == {KS.meta}

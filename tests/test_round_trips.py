@@ -261,7 +261,7 @@ async def test_filtered_list_none_walks_the_value_index(real_backend: Backend) -
     with Monitor(real_backend.url) as m:
         got = await ids({"user": "u1"}, limit=5)
     assert m.verbs() == ["EVALSHA"], m.commands
-    assert " 1 user:su1 f:user su1" in m.commands[0]  # one bucket, the index of user=u1
+    assert " 1 user\\tsu1 f:user su1" in m.commands[0]  # the user index, its u1 range
     assert got == mem_ids({"user": "u1"}, limit=5)
 
     with Monitor(real_backend.url) as m:
@@ -269,7 +269,7 @@ async def test_filtered_list_none_walks_the_value_index(real_backend: Backend) -
     # one call: the script itself counts both indexes and walks the smaller (user=u2: 15
     # members against source=input's 20), so choosing costs no round trip
     assert m.verbs() == ["EVALSHA"], m.commands
-    assert " 2 source:sinput user:su2 " in m.commands[0]
+    assert " 2 source\\tsinput user\\tsu2 " in m.commands[0]
     assert got == mem_ids({"source": "input", "user": "u2"}) and got
 
     for f in ({"step": 7}, {"step": 7.0, "source": "loop"}, {"user": None}, {"source": "nope"}):

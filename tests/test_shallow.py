@@ -282,8 +282,9 @@ def shallow_keyspace(r: redis.Redis, *, replay: int = 1, ttl: bool = False) -> S
         for field, value in x.items():
             ns, cid = field.split("\n")
             run, *by = value.split("\n")
-            for key in by:
-                indexed[key].add(f"{cid}\n{t}\n{ns}")
+            for entry in by:
+                key, value = entry.rsplit("\t", 1)
+                indexed[key].add(f"{value}\n{cid}\n{t}\n{ns}")
             if run:
                 runs[f"checkpoint_run:{run}"].add(f"{t}\n{ns}\n{cid}")
             # every indexed metadata scalar of a kept checkpoint is in its value index

@@ -15,6 +15,8 @@
                  namespace).
                  Returns B (the thread's keys, as keys.py names them), G (the cross-thread
                  keys of the thread's bucket) and TT (the saver's rules: ttl, refresh, shallow).
+  by_entry(e)    a metadata index entry "<index key>\t<value>" (keys.py's by_key): the key
+                 and "<value>\n", the prefix of the entry's members ("<value>\nC\nT\nN").
   thread_of(p, w, t, sfx)  B for thread T of the bucket `sfx`: its keys are tagged {T} on
                  one server (sfx "") and {g}T in a cluster's group g (sfx ":{g}"): keys.py.
   globals(p, w, on, sfx)  G for the prefixes and one bucket: the cross-thread keys.
@@ -56,6 +58,13 @@ local function unlink_all(list)
     redis.call('UNLINK', unpack(list, i, j))
     i = j + 1
   end
+end
+
+-- an index entry "<index key>\t<value>" (keys.py's by_key): the key and its members' prefix
+local function by_entry(e)
+  local cut = #e
+  while string.byte(e, cut) ~= 9 do cut = cut - 1 end
+  return string.sub(e, 1, cut - 1), string.sub(e, cut + 1) .. '\n'
 end
 
 local function thread_of(p, w, t, sfx)

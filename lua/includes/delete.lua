@@ -1,9 +1,10 @@
 --[[ delete.lua: remove checkpoints, their cross-thread index entries, and unreferenced blobs.
 
   The ledger `xref` (HASH, per thread, cross-thread mode only) has one field "N\nC" per
-  checkpoint, valued "<run>\n<value index>\n<value index>...": the run id ("" for none) and the
-  metadata value indexes (`checkpoint_by:*`) that list it, besides `checkpoint_all`. It is what
-  lets a checkpoint leave every index without being read, even after it expired.
+  checkpoint, valued "<run>\n<index entry>\n<index entry>...": the run id ("" for none) and the
+  metadata index entries ("checkpoint_by:<key>\t<value>", common.lua's by_entry) that list it,
+  besides `checkpoint_all`. It is what lets a checkpoint leave every index without being read,
+  even after it expired.
 
   drop_xref(B, G, ns, cid)     C leaves checkpoint_all, its run set and its value indexes.
   drop_ledger(B, G, fields)    the same for ledger fields ("N\nC"), of checkpoints gone or going.
@@ -28,7 +29,10 @@ local function drop_xref(B, G, ns, cid)
   if parts[1] and parts[1] ~= '' then
     redis.call('SREM', G.run_base .. parts[1], B.tag .. '\n' .. ns .. '\n' .. cid)
   end
-  for j = 2, #parts do redis.call('ZREM', parts[j], member) end
+  for j = 2, #parts do
+    local key, pre = by_entry(parts[j])
+    redis.call('ZREM', key, pre .. member)
+  end
   redis.call('HDEL', B.xref, f)
 end
 

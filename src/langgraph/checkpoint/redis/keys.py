@@ -23,7 +23,8 @@ default prefixes:
     checkpoint_pin:{T}             STRING "1" while the thread is pinned (no expiry)
     checkpoint_all                 ZSET  every checkpoint, member "C\\nT\\nN" (cross-thread list)
     checkpoint_run:R               SET   checkpoints of run R, member "T\\nN\\nC"
-    checkpoint_by:<key>:<value>    ZSET  checkpoints with that metadata scalar, as checkpoint_all
+    checkpoint_by:<key>            ZSET  checkpoints by that metadata key's scalar value:
+                                         "<value>\nC\nT\nN", score 0 (one key per metadata key)
     checkpoint_exp                 ZSET  expiring threads, member T, score = deadline (ms)
     checkpoint_meta                HASH  storage format version, written by setup()
 
@@ -40,7 +41,7 @@ group's first slot, named by a short hash tag `{g}` that lands there (`group_tag
 down to a multiple of 16, and the shortest string of [0-9a-zA-Z] that hashes to that slot).
 Thread T's keys are tagged `{g}T` instead of `{T}` (`checkpoint:{g}T:N:C`, ...), and its index
 entries go to its group's bucket: `checkpoint_all:{g}`, `checkpoint_run:{g}:R`,
-`checkpoint_by:{g}:<key>:<value>` and `checkpoint_exp:{g}`. Every key a per-thread script
+`checkpoint_by:{g}:<key>` and `checkpoint_exp:{g}`. Every key a per-thread script
 touches is then in one slot, and a cross-thread read asks each master for the buckets of the
 groups whose first slot it serves: ~341 on a 3-master cluster rather than one per slot
 (5,461), which is what a page of list(None) costs a master. Index members carry the plain T;
@@ -158,12 +159,14 @@ class KeySpace:
         return f"{self.prefix}_meta"
 
     def by_key(self, key: str, scalar: str, sfx: str = "") -> str | None:
-        """The cross-thread index of one metadata value (`codec.scalar` encoding), or None for
-        a value not indexed: None ("n" also matches a missing key, which no index holds) and
-        values too long to make a sensible key name (the filter still applies, by scan)."""
+        """The cross-thread index entry of one metadata value (`codec.scalar` encoding):
+        "<index key>\t<encoded value>", the index of the metadata key and the prefix its
+        members carry; or None for a value not indexed: None ("n" also matches a missing key,
+        which no index holds) and values longer than BY_VALUE_MAX (the filter still applies,
+        by scan). Encoded values never hold a tab, so the last tab splits the entry."""
         if scalar == "n" or len(scalar) > BY_VALUE_MAX:
             return None
-        return f"{self.prefix}_by{sfx}:{enc(key)}:{enc(scalar)}"
+        return f"{self.prefix}_by{sfx}:{enc(key)}\t{enc(scalar)}"
 
     def run_key(self, run_id: str, sfx: str = "") -> str:
         return f"{self.prefix}_run{sfx}:{enc(run_id)}"

@@ -469,7 +469,7 @@ class Operations:
         if not self.cross_thread:
             raise NotImplementedError("list(None) needs the cross-thread index")
         by = [
-            f"{enc(fargs[i][2:])}:{enc(fargs[i + 1])}"
+            f"{enc(fargs[i][2:])}\t{enc(fargs[i + 1])}"
             for i in range(0, len(fargs), 2)
             if self.keys.by_key(fargs[i][2:], fargs[i + 1]) is not None
         ]
