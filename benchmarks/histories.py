@@ -101,7 +101,8 @@ async def measure_one(url: str, mode: str, points: tuple[int, ...]) -> dict[str,
                 "usage": thread_usage(r, thread) / i,
                 "step_us": statistics.median(times[-WINDOW:]) * 1e6,
             }
-    await saver.aclose()
+    if hasattr(saver, "aclose"):  # the incumbent has none
+        await saver.aclose()
     r.close()
     return out
 
@@ -201,14 +202,60 @@ async def measure_filter(url: str, n: int) -> dict[str, Any]:
     return out
 
 
-def _worker(src: Path, what: str, url: str, points: tuple[int, ...]) -> Any:
-    env = dict(os.environ, PYTHONPATH=str(src))
-    argv = [sys.executable, __file__, "--worker", what, "--url", url]
+def _worker(
+    src: Path | None, what: str, url: str, points: tuple[int, ...], python: str = sys.executable
+) -> Any:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    argv = [python, __file__, "--worker", what, "--url", url]
     argv += ["--points", ",".join(map(str, points)), "--filter-n", str(FILTER_N)]
     got = subprocess.run(argv, env=env, capture_output=True, text=True)
     if got.returncode:
         raise RuntimeError(f"worker {what} on {src} failed:\n{got.stderr[-3000:]}")
     return json.loads(got.stdout.strip().splitlines()[-1])
+
+
+def incumbent_rows(points: tuple[int, ...], top: int) -> list[str]:
+    """The incumbent (its venv, ../shared/anchor/anchor-venv.sh) and ours, one after the other
+    on one Redis Stack 7.4 server (FLUSHALL between), the history shape to min(top, 3,000)."""
+    anchor = ROOT.parent / "shared" / "anchor"
+
+    def sh(argv: list[str]) -> str:
+        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+
+    pts = tuple(p for p in points if p <= min(top, 3000))
+    port = "16395"
+    url = sh(["bash", str(anchor / "redis-stack.sh"), "start", port])
+    py = sh(["bash", str(anchor / "anchor-venv.sh")]) + "/bin/python"
+    import redis
+
+    got: dict[str, Any] = {}
+    try:
+        for name, src, python in (("incumbent", None, py), ("ours", ROOT / "src", sys.executable)):
+            r = redis.Redis.from_url(url)
+            r.flushall()
+            r.close()
+            got[name] = _worker(src, "base", url, pts, python)
+            print(f"{name} on Redis Stack done", file=sys.stderr)
+    finally:
+        sh(["bash", str(anchor / "redis-stack.sh"), "stop", port])
+    rows = [
+        "",
+        "On Redis Stack 7.4, one after the other (the incumbent 0.5.2 in its own venv):",
+        "",
+        "| steps | incumbent bytes/cp (used_memory) | ours | ours / incumbent "
+        "| incumbent step µs | ours step µs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in pts:
+        i, o = got["incumbent"][str(p)], got["ours"][str(p)]
+        rows.append(
+            f"| {p:,} | {i['used']:,.0f} | {o['used']:,.0f} | {o['used'] / i['used']:.2f}x "
+            f"| {i['step_us']:,.0f} | {o['step_us']:,.0f} |"
+        )
+    return rows
 
 
 def main() -> None:
@@ -217,6 +264,11 @@ def main() -> None:
     ap.add_argument("--max", type=int, default=10000)
     ap.add_argument("--points", default="")
     ap.add_argument("--filter-n", type=int, default=100_000, help="checkpoints, filter rows")
+    ap.add_argument(
+        "--incumbent",
+        action="store_true",
+        help="also the incumbent 0.5.2 and ours on Redis Stack 7.4 (../shared/anchor), to 3,000",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -312,6 +364,8 @@ def main() -> None:
         f"({len(json.dumps(message(0)))} B as JSON) | {res['restart']['step_bytes']:,} B "
         f"| {res['base restart']['step_bytes']:,} B |",
     ]
+    if a.incumbent:
+        lines += incumbent_rows(points, a.max)
     if a.filter_n:
         f, b = res["filter"], res["base filter"]
         lines += [

@@ -191,7 +191,7 @@ async def test_logs_cost_no_round_trip_and_a_lost_log_costs_one(real_backend: Ba
     the value is sent with no claim in a second call (never stored without its log)."""
     saver = AsyncRedisSaver(real_backend.url)
     other = AsyncRedisSaver(real_backend.url)
-    items = [{"n": i} for i in range(50)]
+    items = [{"n": i, "text": "x" * 20} for i in range(50)]  # over deltas.SMALL: a log
     stored = None
     for i in range(3):
         config, cp, md, nv = _step(i, stored)

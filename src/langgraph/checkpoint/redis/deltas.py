@@ -22,8 +22,8 @@ How a saver knows that its new list extends what it remembers (`delta_mode=` on 
   stored, so this mode is for graphs that treat state as immutable, as LangGraph asks.
 - "off": every value stored whole (no logs).
 
-Values that are not lists, and lists a serde does not write as a plain msgpack array (an
-encrypting serde, pickle), are stored whole.
+Values that are not lists, lists a serde does not write as a plain msgpack array (an
+encrypting serde, pickle), and short lists that claim no log (SMALL) are stored whole.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ list sends it whole, and the server still stores only what is new."""
 
 BUDGET = 64 * 2**20
 """Bytes of serialized items remembered in "exact" mode, over all threads."""
+
+SMALL = 256
+"""A list this short (its items' bytes) that claims no log is stored whole: a log of its own
+would cost a key and a registry field more than the value itself (a small list replaced at
+every step). A list that grows past it starts its log then."""
 
 
 @dataclass(slots=True)
@@ -121,7 +126,7 @@ class DeltaWriter:
                 sent = Sent(len(value), tuple(value), None)
                 return codec.pack_claim(prev.log, prev.length, len(value), tail), sent
         body = _items(serde, value)
-        if body is None:
+        if body is None or len(body) <= SMALL:
             return codec.pack_value(serde, value), None
         return codec.pack_claim(b"", 0, len(value), body), Sent(len(value), tuple(value), None)
 
@@ -143,6 +148,8 @@ class DeltaWriter:
         ):
             tail = body[len(prev.body) :]
             return codec.pack_claim(prev.log, prev.length, count, tail), sent
+        if len(body) <= SMALL:
+            return codec.pack_typed(vtype, vbytes), None
         return codec.pack_claim(b"", 0, count, body), sent
 
     def remember(self, thread_id: str, ns: str, channel: str, sent: Sent, ref: bytes) -> None:
