@@ -211,3 +211,25 @@ def test_format_3_data_is_refused_by_name(backend: Backend) -> None:
     finally:
         s.close()
         raw.close()
+
+
+def test_a_fork_that_goes_the_same_way_writes_no_log(backend: Backend) -> None:
+    """Time travel that replays the same messages (a re-run from an older checkpoint) refers to
+    the log that already holds them: no copy, no new log."""
+    s = RedisSaver(**backend.saver_kwargs(asynchronous=False))
+    s.setup()
+    thread, msgs, versions = "same-way", [], {}  # type: ignore[var-annotated]
+    parent, configs = cfg(thread), []
+    for i in range(8):
+        msgs = [*msgs, message(i)]
+        parent = s.put(parent, *step(i, msgs, versions))
+        configs.append(parent)
+    raw = backend.sync_client()
+    before = logs_of(raw, thread)
+    again = s.put(configs[3], *step(8, msgs[:6], versions))  # steps 4 and 5 again, from 3
+    assert logs_of(raw, thread) == before  # the same single log, not one byte more
+    t = s.get_tuple(again)
+    assert t is not None and t.checkpoint["channel_values"]["messages"] == msgs[:6]
+    assert_no_orphans(raw)
+    s.close()
+    raw.close()

@@ -28,8 +28,9 @@
   resolve(blob, field, a, parent_b) -> the reference stored for the field, and the id
                               of a log it created (nil if none). The claimed log grows when it
                               ends where the claim ends, or when what it has beyond the claim
-                              (another writer's steps) is the head of the bytes sent; anything
-                              else starts a new log with the claimed prefix copied.
+                              (another writer's steps) is the head of the bytes sent; a value
+                              the log already holds is a reference to it, nothing written;
+                              anything else starts a new log with the claimed prefix copied.
   logs_of(blob)            -> the ids of the namespace's logs (its registry)
   gather(blob, field, v)   -> v for a full value; { v, bytes } for a reference (bytes false
                               when the log is missing: the reader raises)
@@ -118,6 +119,10 @@ local function resolve(blob, field, a, parent_b)
     local cur = redis.call('STRLEN', log)
     local extra = ''
     if cur > len then extra = redis.call('GETRANGE', log, len, cur - 1) end
+    if #bytes <= #extra and string.sub(extra, 1, #bytes) == bytes then
+      -- the log already holds this value (a fork that went the same way, a re-put)
+      return '@' .. id .. '\n' .. (len + #bytes) .. '\n' .. count, nil
+    end
     if #extra <= #bytes and string.sub(bytes, 1, #extra) == extra then
       if #bytes > #extra then redis.call('APPEND', log, string.sub(bytes, #extra + 1)) end
       return '@' .. id .. '\n' .. (len + #bytes) .. '\n' .. count, nil
