@@ -54,6 +54,11 @@ KS = KeySpace()
 EXP = KS.exp_index.encode()
 
 HALF = 0.5 / 60  # minutes: threads that really expire during a test
+READ_TTL = 1.5 / 60
+"""minutes: for tests that must read a thread before its first deadline, READ_MARGIN_MS ahead
+of it; on a loaded machine a 150 ms margin of a 0.5 s TTL was once not enough (the thread
+expired before the read that should have kept it)."""
+READ_MARGIN_MS = 600
 SECOND = 1 / 60
 LONG = 10.0  # minutes: nothing expires, and a deadline does not move within 37 s
 
@@ -406,8 +411,8 @@ async def test_threads_expire_unless_read_pinned_or_persistent(
     real_backend: Backend, rraw: redis.Redis, make: Maker
 ) -> None:
     raw = rraw
-    w = await make(real_backend, {"default_ttl": HALF})
-    r = await make(real_backend, {"default_ttl": HALF, "refresh_on_read": True})
+    w = await make(real_backend, {"default_ttl": READ_TTL})
+    r = await make(real_backend, {"default_ttl": READ_TTL, "refresh_on_read": True})
     p = await make(real_backend)
     filled = {
         t: await fill(w, t)
@@ -432,7 +437,7 @@ async def test_threads_expire_unless_read_pinned_or_persistent(
     assert_persistent(raw, "persistent")
 
     # before the first deadline: reads, and a saver without TTL writing into "mixed"
-    await sleep_until(raw, min(d0.values()) - 150)
+    await sleep_until(raw, min(d0.values()) - READ_MARGIN_MS)
     assert (await r.get(cfg("read-get"))) is not None
     assert len(await r.list(cfg("read-list", ns=None))) == 3
     assert (await w.get(cfg("read-no-refresh"))) is not None
@@ -875,7 +880,7 @@ async def test_graph_conversation_kept_by_reads_interrupt_kept_by_pin(
     kind: str, real_backend: Backend, rraw: redis.Redis, make: Maker
 ) -> None:
     raw = rraw
-    x = await make(real_backend, {"default_ttl": HALF, "refresh_on_read": True})
+    x = await make(real_backend, {"default_ttl": READ_TTL, "refresh_on_read": True})
     chat, approval = chat_graph(x.saver), approval_graph(x.saver)
     read, idle, held = cfg("chat-read"), cfg("chat-idle"), cfg("approval")
     for c in (read, idle):
@@ -886,7 +891,7 @@ async def test_graph_conversation_kept_by_reads_interrupt_kept_by_pin(
     assert_persistent(raw, "approval")
     d0 = {t: shared_deadline(raw, t) for t in ("chat-read", "chat-idle")}
 
-    await sleep_until(raw, min(d0.values()) - 150)
+    await sleep_until(raw, min(d0.values()) - READ_MARGIN_MS)
     assert await state_values(kind, chat, read) == {"messages": ["hi", "echo:hi"]}
     assert shared_deadline(raw, "chat-read") > d0["chat-read"] + 100
     await sleep_past(raw, max(d0.values()))
