@@ -59,7 +59,7 @@ while cursor ~= '' and left > 0 do
       local v = redis.call('HGET', KEYS[2], field)
       if v then
         seeds[#seeds + 1] = ch
-        seeds[#seeds + 1] = gather(KEYS[2], field, v)
+        seeds[#seeds + 1] = gather(KEYS[2], v)
         remaining[ch] = nil
         left = left - 1
       end

@@ -101,6 +101,14 @@ local function refill(s)
   return #got > 0
 end
 
+-- the lexical range of one value's members in a metadata index ("<value>\n..."): its bounds
+-- for ZLEXCOUNT and for a newest-first walk below `upper` ("+" or "(<member>")
+local function value_range(pre)
+  local stem = string.sub(pre, 1, -2)
+  local top = upper == '+' and ('(' .. stem .. '\v') or ('(' .. pre .. string.sub(upper, 2))
+  return '[' .. pre, '(' .. stem .. '\v', top
+end
+
 local heap = {}
 local first_chunk = nb == 1 and math.max(page, 64) or 1
 local all_base, by_base = prefix .. '_all', prefix .. '_by'
@@ -112,16 +120,18 @@ for i = 1, #sfxs do
     local size
     for j = 1, ny do
       local k, p = by_entry(by_base .. sfx .. ':' .. ARGV[9 + j])
-      local n = redis.call('ZLEXCOUNT', k, '[' .. p, '(' .. string.sub(p, 1, -2) .. '\v')
+      local lo, hi = value_range(p)
+      local n = redis.call('ZLEXCOUNT', k, lo, hi)
       if n == 0 then key = nil break end
       if size == nil or n < size then key, pre, size = k, p, n end
     end
   end
   if key then  -- (a cursor only where there are members; a missing key reads as empty)
-    local hi = upper == '+' and ('(' .. string.sub(pre, 1, -2) .. '\v')
-      or ('(' .. pre .. string.sub(upper, 2))
-    if pre == '' then hi = upper end
-    local lower = pre == '' and '-' or ('[' .. pre)
+    local lower, hi = '-', upper
+    if pre ~= '' then
+      local lo, _, top = value_range(pre)
+      lower, hi = lo, top
+    end
     local got = redis.call('ZREVRANGEBYLEX', key, hi, lower, 'LIMIT', 0, first_chunk)
     if #got > 0 then
       local s = {key = key, sfx = sfx, buf = got, pos = 1, done = #got < first_chunk,

@@ -91,15 +91,18 @@ local written = {cp, idx, blob, wo, B.ns_set}
 if nblob > 0 then
   local names, pairs_ = {}, {}
   local parent_b = nil
+  local function parent_b_once()  -- the parent's `b`, read once, and only when a claim needs it
+    if parent_b == nil then
+      parent_b = ARGV[10] ~= '' and redis.call('HGET', B.cp .. ns .. ':' .. ARGV[10], 'b') or ''
+    end
+    return parent_b or ''
+  end
   for i = 15, first - 1, 2 do
     local f, v = ARGV[i], ARGV[i + 1]
     names[#names + 1] = f
     if is_claim(v) then
-      if parent_b == nil then
-        parent_b = ARGV[10] ~= '' and redis.call('HGET', B.cp .. ns .. ':' .. ARGV[10], 'b') or ''
-      end
       local nid
-      v, nid = resolve(blob, f, v, parent_b or '')
+      v, nid = resolve(blob, f, v, parent_b_once)
       refs[#refs + 1] = f
       refs[#refs + 1] = v
       if nid then written[#written + 1] = blob .. ':' .. nid end

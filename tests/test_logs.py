@@ -46,6 +46,20 @@ def cfg(thread: str, cid: str | None = None) -> dict[str, Any]:
     return {"configurable": c}
 
 
+def grow(
+    s: RedisSaver, thread: str, n: int, versions: dict[str, Any]
+) -> list[tuple[dict[str, Any], list[Any]]]:
+    """n steps of one thread by one saver, a message each: (stored config, messages) per step,
+    versions advanced in place."""
+    out: list[tuple[dict[str, Any], list[Any]]] = []
+    parent, msgs = cfg(thread), []  # type: ignore[var-annotated]
+    for i in range(n):
+        msgs = [*msgs, message(i)]
+        parent = s.put(parent, *step(i, msgs, versions))
+        out.append((parent, msgs))
+    return out
+
+
 def logs_of(raw: redis.Redis, thread: str) -> dict[bytes, int]:
     """The thread's root-namespace logs: id -> bytes held."""
     blob = keys_of(raw, thread).blob
@@ -142,11 +156,8 @@ def test_a_reader_claims_what_it_read(backend: Backend) -> None:
     kw = backend.saver_kwargs(asynchronous=False)
     writer = RedisSaver(**kw)
     writer.setup()
-    thread, msgs, versions = "claims", [], {}  # type: ignore[var-annotated]
-    parent = cfg(thread)
-    for i in range(30):
-        msgs = [*msgs, message(i)]
-        parent = writer.put(parent, *step(i, msgs, versions))
+    thread = "claims"
+    msgs = grow(writer, thread, 30, {})[-1][1]
     longer = [*msgs, message(30)]
     reader, blind = RedisSaver(**kw), RedisSaver(**kw)
     assert reader.get_tuple(cfg(thread)) is not None
@@ -169,12 +180,9 @@ def test_a_fork_gets_its_own_log_and_prune_drops_it(backend: Backend) -> None:
     kw = backend.saver_kwargs(asynchronous=False)
     s = RedisSaver(**kw)
     s.setup()
-    thread, msgs, versions = "fork", [], {}  # type: ignore[var-annotated]
-    parent, configs = cfg(thread), []
-    for i in range(10):
-        msgs = [*msgs, message(i)]
-        parent = s.put(parent, *step(i, msgs, versions))
-        configs.append((parent, msgs))
+    thread, versions = "fork", {}  # type: ignore[var-annotated]
+    configs = grow(s, thread, 10, versions)
+    msgs = configs[-1][1]
     base_cfg, base_msgs = configs[5]
     other = [*base_msgs[:-1], message(99)]
     head = s.put(base_cfg, *step(10, other, versions))
@@ -218,15 +226,12 @@ def test_a_fork_that_goes_the_same_way_writes_no_log(backend: Backend) -> None:
     the log that already holds them: no copy, no new log."""
     s = RedisSaver(**backend.saver_kwargs(asynchronous=False))
     s.setup()
-    thread, msgs, versions = "same-way", [], {}  # type: ignore[var-annotated]
-    parent, configs = cfg(thread), []
-    for i in range(8):
-        msgs = [*msgs, message(i)]
-        parent = s.put(parent, *step(i, msgs, versions))
-        configs.append(parent)
+    thread, versions = "same-way", {}  # type: ignore[var-annotated]
+    configs = grow(s, thread, 8, versions)
+    msgs = configs[-1][1]
     raw = backend.sync_client()
     before = logs_of(raw, thread)
-    again = s.put(configs[3], *step(8, msgs[:6], versions))  # steps 4 and 5 again, from 3
+    again = s.put(configs[3][0], *step(8, msgs[:6], versions))  # steps 4 and 5 again, from 3
     assert logs_of(raw, thread) == before  # the same single log, not one byte more
     t = s.get_tuple(again)
     assert t is not None and t.checkpoint["channel_values"]["messages"] == msgs[:6]

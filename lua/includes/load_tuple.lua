@@ -44,7 +44,7 @@ local function load_tuple(B, ns, cid)
     for i = 1, #fields do
       if vals[i] then
         blobs[#blobs + 1] = fields[i]
-        blobs[#blobs + 1] = gather(B.blob .. ns, fields[i], vals[i])
+        blobs[#blobs + 1] = gather(B.blob .. ns, vals[i])
       end
     end
   end

@@ -26,13 +26,14 @@
   claim_lost(blob, a)      -> true when a claimed log is gone (or shorter than claimed): the put
                               writes nothing and the writer sends the whole value
   resolve(blob, field, a, parent_b) -> the reference stored for the field, and the id
-                              of a log it created (nil if none). The claimed log grows when it
+                              of a log it created (nil if none); parent_b() gives the parent
+                              checkpoint's `b`, read only for a claim with no log id. The claimed log grows when it
                               ends where the claim ends, or when what it has beyond the claim
                               (another writer's steps) is the head of the bytes sent; a value
                               the log already holds is a reference to it, nothing written;
                               anything else starts a new log with the claimed prefix copied.
   logs_of(blob)            -> the ids of the namespace's logs (its registry)
-  gather(blob, field, v)   -> v for a full value; { v, bytes } for a reference (bytes false
+  gather(blob, v)          -> v for a full value; { v, bytes } for a reference (bytes false
                               when the log is missing: the reader raises)
 ]]
 
@@ -107,7 +108,7 @@ end
 local function resolve(blob, field, a, parent_b)
   local id, len, count, bytes = parse_claim(a)
   if id == '' then
-    id, len = parent_ref(blob, field, parent_b)
+    id, len = parent_ref(blob, field, parent_b())
     if id and (len > #bytes or (len > 0 and redis.call('GETRANGE', blob .. ':' .. id, 0, len - 1)
         ~= string.sub(bytes, 1, len))) then
       id = nil
@@ -136,7 +137,7 @@ local function resolve(blob, field, a, parent_b)
   return '@' .. nid .. '\n' .. #bytes .. '\n' .. count, nid
 end
 
-local function gather(blob, field, v)
+local function gather(blob, v)
   local id, len = log_ref(v)
   if not id then return v end
   if len == 0 then return {v, ''} end

@@ -468,11 +468,9 @@ class Operations:
         between two rounds changes nothing. On one server this is one call per page."""
         if not self.cross_thread:
             raise NotImplementedError("list(None) needs the cross-thread index")
-        by = [
-            f"{enc(fargs[i][2:])}\t{enc(fargs[i + 1])}"
-            for i in range(0, len(fargs), 2)
-            if self.keys.by_key(fargs[i][2:], fargs[i + 1]) is not None
-        ]
+        base = len(self.keys.prefix) + len("_by:")  # list_buckets puts "<prefix>_by<sfx>:" back
+        entries = (self.keys.by_key(fargs[i][2:], fargs[i + 1]) for i in range(0, len(fargs), 2))
+        by = [e[base:] for e in entries if e is not None]
         upper = "(" + enc(before_id) if before_id else "+"
         left = limit
         script = self._fan("list_buckets")
