@@ -7,8 +7,8 @@
   lexical range of it, in time order. The script merges the buckets newest first: a heap of
   bucket heads (members without their value prefix), compared byte by byte as Redis orders
   them (Lua's `<` follows the server's locale). In each bucket it walks the smallest range the
-  filter names (ZLEXCOUNT), or `checkpoint_all` with no indexed value; a bucket missing one of
-  the filter's values holds no match and is skipped.
+  filter names (ZLEXCOUNT, when it names several), or `checkpoint_all` with no indexed value;
+  a bucket missing one of the filter's values holds no match and is skipped.
 
   No KEYS: the keys are built from the suffixes. On a cluster the driver sends the variant with
   `#!lua flags=allow-cross-slot-keys` to each master, with the buckets of the groups whose
@@ -115,7 +115,9 @@ local all_base, by_base = prefix .. '_all', prefix .. '_by'
 for i = 1, #sfxs do
   local sfx = sfxs[i]
   local key, pre = all_base .. sfx, ''
-  if ny > 0 then
+  if ny == 1 then  -- one indexed value: its range is the walk (an empty one reads as empty)
+    key, pre = by_entry(by_base .. sfx .. ':' .. ARGV[10])
+  elseif ny > 1 then
     key = nil
     local size
     for j = 1, ny do
