@@ -2,7 +2,9 @@
 
 One thread, one ~200-byte message per step (benchmarks/histories.py's shape), on an embedded
 Valkey. The first N - 200 steps are put unprofiled; the last 200 under cProfile, whose top
-functions by own time are printed with the mean step time (which the profiler inflates).
+functions by own time are printed with the mean step time (which the profiler inflates), and
+the server's time per step over those 200 (INFO commandstats: the script, and the commands it
+ran, by their own accounting).
 
     python benchmarks/step_profile.py [--steps 5000] [--mode exact|identity]
 """
@@ -33,6 +35,10 @@ async def main(url: str, n: int, mode: str) -> None:
     for _ in range(n - 200):
         parent = await saver.aput(parent, *next(gen))
     late = list(gen)
+    import redis
+
+    r = redis.Redis.from_url(url)
+    r.config_resetstat()
     prof = cProfile.Profile()
     prof.enable()
     t = time.perf_counter()
@@ -41,6 +47,10 @@ async def main(url: str, n: int, mode: str) -> None:
     dt = (time.perf_counter() - t) / len(late)
     prof.disable()
     print(f"delta_mode={mode}, steps {n - 199:,}-{n:,}: {dt * 1e6:,.0f} µs per step (profiled)")
+    stats = r.info("commandstats")
+    per = sorted(((v["usec"] / len(late), k[8:]) for k, v in stats.items()), reverse=True)
+    print("server µs per step: " + ", ".join(f"{c} {us:.1f}" for us, c in per[:6]))
+    r.close()
     pstats.Stats(prof).sort_stats("tottime").print_stats(8)
     await saver.aclose()
 
