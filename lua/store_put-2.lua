@@ -25,6 +25,8 @@
            changed under stored vectors would have every query misread them)
   ARGV[8]  the put's order stamp on a cluster (includes/store.lua: next_seq), "0" on one server
 
+  The item's times (fields c and u) are the server's clock in microseconds (items written
+  before kept milliseconds: ops._time tells them apart by size).
   An update keeps the item's created time and its place in the order (InMemoryStore's dict
   keeps an updated key's position); a delete removes the item and its entries, and unlists the
   namespace when that empties it (forget in includes/store.lua). An item that expires empties
@@ -53,9 +55,14 @@ if dims > 0 then
   nk.b.vec = true  -- (includes/store.lua: bump() need not ask)
 end
 local now = now_ms()
+-- the item's times, in microseconds (InMemoryStore's resolution): an update within the same
+-- millisecond still moves updated_at, and it never goes back (a later put is later)
+local us = tonumber(TIME[1]) * 1000000 + tonumber(TIME[2])
 expire(nk, now, 16)
-local old = redis.call('HMGET', item, 's', 't')  -- its seq (every item has one), its TTL
+local old = redis.call('HMGET', item, 's', 't', 'u')  -- its seq (every item has one), TTL, time
 local existed = old[1] and 1 or 0
+if old[3] and tonumber(old[3]) >= us then us = tonumber(old[3]) + 1 end
+us = string.format('%.0f', us)
 if value == '' then
   redis.call('UNLINK', item)
   forget(nk, key)
@@ -64,11 +71,11 @@ end
 local seq = old[1]
 if not seq then
   seq = next_seq(nk)
-  redis.call('HSET', item, 'c', now, 's', seq)
+  redis.call('HSET', item, 'c', us, 's', seq)
 end
 -- after the seq: a key created since a version has a seq above it (store_search-0.lua's delta)
 bump(nk, key)
-redis.call('HSET', item, 'y', ARGV[6], 'v', value, 'u', now)
+redis.call('HSET', item, 'y', ARGV[6], 'v', value, 'u', us)
 local D = docs(nk)
 if D then D.each(nk, key, 'UNLINK') end
 if vectors ~= '' then

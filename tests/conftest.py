@@ -18,6 +18,9 @@ Backends (every test that takes `backend` runs once per backend):
              REDIS62_MODULES only (a small time budget); tests/test_redis62.py adds expiry.
   cluster62  a Redis Cluster of 3 Redis 6.2 masters, for the tests of test_cluster_lane that
              ask for it (fixture `cluster62`).
+  anchor     the incumbent (langgraph-checkpoint-redis 0.5.2, in a venv of its own made from
+             PyPI) on Redis Stack 7.4 with RedisJSON: the data it writes, for the migration
+             tests (tests/anchor.py, tests/test_migrate.py).
 Tests that need a real server process (MONITOR, SCRIPT FLUSH, restarts) take `real_backend`.
 
 Lanes: a plain `pytest` runs the fast lanes, one server of each kind: valkey, cluster, stack
@@ -53,7 +56,7 @@ FULL = CI or os.environ.get("LANES", "").lower() == "all"
 
 LANES = {
     "valkey", "redis7", "url", "fakeredis", "stack",
-    "cluster", "cluster1", "cluster7", "redis62", "cluster62",
+    "cluster", "cluster1", "cluster7", "redis62", "cluster62", "anchor",
 }  # fmt: skip
 FAST_LANES = {"valkey", "url", "stack", "cluster"}
 """One server of each kind: a developer's `pytest` stays within minutes, and the full run
@@ -117,6 +120,7 @@ CLUSTER_MODULES = {
     "test_store",
     "test_store_search",
     "test_store_cache",
+    "test_dropin",
 }
 """Modules whose `backend` tests also run on the cluster backends. test_ttl and test_shallow
 check the one-server key names themselves (the orphan walk, tests/orphans.py, knows both

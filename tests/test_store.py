@@ -3,7 +3,7 @@
 The reference is InMemoryStore, with the two documented differences asserted explicitly:
 - a namespace whose items were all deleted (or expired) is not listed by list_namespaces
   (and a namespace only touched by a get never is);
-- an update keeps created_at (timestamps have ms resolution).
+- an update keeps created_at (timestamps have µs resolution, as InMemoryStore's).
 
 What is checked:
 - seeded random scenarios (puts, updates, deletes, gets of missing items, searches with every
@@ -646,7 +646,6 @@ async def test_difference_update_keeps_created_at(make: Make) -> None:
     await ours.call("put", ("t",), "k", {"v": 1})
     first = await ours.call("get", ("t",), "k")
     assert first.created_at == first.updated_at
-    assert first.created_at.microsecond % 1000 == 0  # ms resolution
     await asyncio.sleep(0.01)
     await ours.call("put", ("t",), "k", {"v": 2})
     second = await ours.call("get", ("t",), "k")
@@ -907,11 +906,12 @@ async def test_ttl_async(real_backend: Backend) -> None:
 
 
 async def test_ttl_config_is_validated() -> None:
-    with pytest.raises(ValueError):
+    # unknown keys are ignored, as the incumbent does, with a warning naming them
+    with pytest.warns(UserWarning, match="default_tll"):
         RedisStore("redis://localhost:1", ttl={"default_tll": 1})  # type: ignore[typeddict-unknown-key]
     with pytest.raises(TypeError):
         RedisStore("redis://localhost:1", ttl=1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.warns(UserWarning, match="bogus"):
         AsyncRedisStore("redis://localhost:1", ttl={"bogus": True})  # type: ignore[typeddict-unknown-key]
     with pytest.raises(ValueError):
         RedisStore()

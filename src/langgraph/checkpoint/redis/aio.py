@@ -191,6 +191,9 @@ class AsyncRedisSaver(BaseRedisSaver):
             self._driver = None
 
     async def __aenter__(self) -> AsyncRedisSaver:
+        """Binds the saver to the running loop now (`saver.loop`, as the incumbent sets it
+        here), so its sync methods work from other threads before its first a* call."""
+        self.loop = asyncio.get_running_loop()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -358,8 +361,18 @@ class AsyncRedisSaver(BaseRedisSaver):
             )
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    def setup(self) -> None:
-        self._sync(self.asetup())
+    def setup(self) -> Any:
+        """`await saver.setup()` on the event loop, as AsyncPostgresSaver's and the
+        incumbent's setup is a coroutine: called where a loop runs (and it is the saver's, or
+        the saver has none yet) it returns asetup()'s awaitable. From another thread while the
+        saver's loop runs, it sets up there and returns None, like the other sync methods."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and (self.loop is None or running is self.loop):
+            return self.asetup()
+        return self._sync(self.asetup())
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return self._sync(self.aget_tuple(config))

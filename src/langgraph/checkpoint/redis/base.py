@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from .deltas import DeltaMode, DeltaWriter
@@ -75,8 +77,97 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         """Pure: no I/O (langgraph calls it from inside the event loop)."""
         return Operations.next_version(current)
 
+    # -- the incumbent's extras, kept so its users' code runs unchanged -------------------
+
+    def get_channel_values(
+        self,
+        thread_id: str,
+        checkpoint_ns: str = "",
+        checkpoint_id: str = "",
+        channel_versions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The channel values of a checkpoint (the latest of the namespace when
+        `checkpoint_id` is empty), decoded; {} when there is none.
+
+        The incumbent's helper. `channel_versions` is accepted and not needed: get_tuple
+        already reads the checkpoint and its values in one round trip."""
+        config = values_config(thread_id, checkpoint_ns, checkpoint_id)
+        return channel_values(self.get_tuple(config))
+
+    async def aget_channel_values(
+        self,
+        thread_id: str,
+        checkpoint_ns: str = "",
+        checkpoint_id: str = "",
+        channel_versions: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """get_channel_values for async code."""
+        config = values_config(thread_id, checkpoint_ns, checkpoint_id)
+        return channel_values(await self.aget_tuple(config))
+
+    def set_client_info(self) -> None:
+        """Names this library to the server (CLIENT SETINFO LIB-NAME) on a connection of the
+        saver's client, as the incumbent's method does, so CLIENT LIST tells which library
+        holds it. Servers before Redis 7.2 have no SETINFO: the call is then a no-op."""
+        client_info(self.client)
+
+    async def aset_client_info(self) -> None:
+        """set_client_info for the async saver's client."""
+        await aclient_info(self.client)
+
+
+def values_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    if not isinstance(thread_id, str | int) or isinstance(thread_id, bool) or thread_id == "":
+        raise TypeError(f"thread_id must be a non-empty str, got {thread_id!r}")
+    conf: dict[str, Any] = {"thread_id": str(thread_id), "checkpoint_ns": checkpoint_ns or ""}
+    if checkpoint_id:
+        conf["checkpoint_id"] = checkpoint_id
+    return {"configurable": conf}
+
+
+def channel_values(tup: CheckpointTuple | None) -> dict[str, Any]:
+    return dict(tup.checkpoint.get("channel_values") or {}) if tup is not None else {}
+
+
+def client_info(client: Any) -> None:
+    """CLIENT SETINFO LIB-NAME on one connection; servers that do not know it are left as
+    they are (a name is a label for CLIENT LIST, never worth failing a call for)."""
+    from redis.exceptions import ResponseError
+
+    from .version import __full_lib_name__
+
+    try:
+        client.client_setinfo("LIB-NAME", __full_lib_name__)
+    except (ResponseError, AttributeError):
+        pass
+
+
+async def aclient_info(client: Any) -> None:
+    """client_info for an asyncio client."""
+    from redis.exceptions import ResponseError
+
+    from .version import __full_lib_name__
+
+    try:
+        await client.client_setinfo("LIB-NAME", __full_lib_name__)
+    except (ResponseError, AttributeError):
+        pass
+
 
 TTL_KEYS = {"default_ttl", "refresh_on_read", "sweep_interval_minutes", "omit_expired"}
+
+
+def warn_unknown_ttl_keys(ttl: dict[str, Any]) -> None:
+    """Keys other than TTL_KEYS are ignored, as the incumbent and langgraph's TTLConfig users
+    expect (e.g. the incumbent's docs show {"checkpoint": 3600}); a warning names them, so a
+    misspelt `default_ttl` does not go unnoticed."""
+    unknown = sorted(str(k) for k in set(ttl) - TTL_KEYS)
+    if unknown:
+        warnings.warn(
+            f"ttl keys {unknown} are ignored: the ones that count are {sorted(TTL_KEYS)}",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def ttl_rule(ttl: dict[str, Any] | None) -> tuple[int, bool]:
@@ -91,9 +182,7 @@ def ttl_rule(ttl: dict[str, Any] | None) -> tuple[int, bool]:
         return 0, False
     if not isinstance(ttl, dict):
         raise TypeError(f"ttl must be a dict like {{'default_ttl': 60}}, got {type(ttl).__name__}")
-    unknown = set(ttl) - TTL_KEYS
-    if unknown:
-        raise ValueError(f"unknown ttl keys {sorted(unknown)}: use {sorted(TTL_KEYS)}")
+    warn_unknown_ttl_keys(ttl)
     minutes = ttl.get("default_ttl")
     if minutes is None:
         return 0, False

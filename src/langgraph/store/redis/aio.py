@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ import redis.asyncio as aredis
 import redis.asyncio.cluster as acluster
 from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.aio import one, pipelined
+from langgraph.checkpoint.redis.base import aclient_info
 from langgraph.checkpoint.redis.connection import speed_up_cluster
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.checkpoint.redis.scripts import check_loaded
@@ -19,12 +21,15 @@ from redis.exceptions import ResponseError
 
 from .base import BaseRedisStore, dims_error, load_steps
 
+log = logging.getLogger(__name__)
+
 
 class AsyncRedisStore(BaseRedisStore):
     """RedisStore for asyncio: the same scripts and rules (ops.py), an async client."""
 
-    def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
-        super().__init__(redis_url, **kwargs)
+    def __init__(self, conn: Any = None, **kwargs: Any) -> None:
+        super().__init__(conn, **kwargs)
+        self._sweeper: asyncio.Task[None] | None = None
         user = self._user_client
         self._private: Any = None
         if user is not None and driver.is_cluster(user) and driver.decodes(user):
@@ -94,7 +99,19 @@ class AsyncRedisStore(BaseRedisStore):
         finally:
             await store.aclose()
 
+    async def __aenter__(self) -> AsyncRedisStore:
+        """Binds the store to the running loop now, so its sync methods work from other
+        threads before its first call (`async with AsyncRedisStore(url) as store`)."""
+        self.loop = asyncio.get_running_loop()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
+        """Stops the TTL sweeper if one runs, and closes what the store opened (a client the
+        user passed in stays open)."""
+        await self.stop_ttl_sweeper()
         if self._driver is not None:
             await self._driver.aclose()  # its own connections to a cluster's masters
             self._driver = None
@@ -127,6 +144,68 @@ class AsyncRedisStore(BaseRedisStore):
             self._ops.knn = stop.value
 
     asetup = setup
+
+    # -- TTL: Redis expires the items; these remove their entries now (store_sweep-0.lua) ------
+
+    async def sweep_ttl(self) -> int:  # type: ignore[override]
+        """Removes the entries of every expired item now, in one call per master; returns how
+        many items' entries it removed (RedisStore.sweep_ttl: never needed for
+        correctness)."""
+        d = await self._connect()
+        op = self._ops.sweep()
+        reply: Any = None
+        try:
+            while True:
+                step = op.send(reply)
+                if isinstance(step, FanOut):
+                    reply = await d.fan_out(step)
+                else:
+                    reply = await d.round_trip(step)
+        except StopIteration as stop:
+            return stop.value
+
+    async def start_ttl_sweeper(  # type: ignore[override]
+        self, sweep_interval_minutes: float | None = None
+    ) -> asyncio.Task[None]:
+        """Runs sweep_ttl() every `sweep_interval_minutes` (else the TTLConfig's, else 5) as a
+        task of the running loop until stop_ttl_sweeper() or aclose(); AsyncPostgresStore's
+        API. A failed sweep is logged and tried again next period. Calling it again while
+        one runs returns that task."""
+        if self._sweeper is not None and not self._sweeper.done():
+            return self._sweeper
+        period = self.sweep_interval(sweep_interval_minutes)
+
+        async def run() -> None:
+            while True:
+                await asyncio.sleep(period)
+                try:
+                    await self.sweep_ttl()
+                except Exception as e:  # keep sweeping: the next period may succeed
+                    log.warning("AsyncRedisStore TTL sweep failed: %s", e)
+
+        self._sweeper = asyncio.get_running_loop().create_task(run())
+        return self._sweeper
+
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Stops the sweeper task; True once it has stopped (or none ran), False if it did
+        not stop within `timeout` seconds."""
+        task = self._sweeper
+        if task is None:
+            return True
+        task.cancel()
+        if task is not asyncio.current_task():
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
+                return False
+        self._sweeper = None
+        return True
+
+    async def set_client_info(self) -> None:  # type: ignore[override]
+        """Names this library to the server (CLIENT SETINFO LIB-NAME) on a connection of the
+        store's client, as the incumbent's (awaitable) method does."""
+        await aclient_info(self.client)
+
+    aset_client_info = set_client_info
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
         """One server's round trip (the driver's `send`)."""

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Generator
 from typing import Any, Literal
 
-from langgraph.checkpoint.redis.base import TTL_KEYS
+from langgraph.checkpoint.redis.base import warn_unknown_ttl_keys
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut
 from langgraph.checkpoint.redis.scripts import Script, to_load
 from langgraph.store.base import (
@@ -53,30 +53,65 @@ class BaseRedisStore(BaseStore):
 
     def __init__(
         self,
-        redis_url: str | None = None,
+        conn: Any = None,
         *,
+        redis_url: str | None = None,
         redis_client: Any = None,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
-        prefix: str = "store",
+        prefix: str | None = None,
+        store_prefix: str | None = None,
+        vector_prefix: str | None = None,
+        cluster_mode: bool | None = None,
         connection_args: dict[str, Any] | None = None,
         vector_cache_mb: float = DEFAULT_CACHE_BYTES / (1 << 20),
         vector_index: Literal["auto", "scan"] = "auto",
     ) -> None:
-        """`vector_cache_mb`: how much of namespaces' vectors a query may keep in this process
+        """`conn`: a URL or a client, as the first argument (`RedisStore(client)` as the
+        incumbent takes it, `RedisStore("redis://...")`), or say which with `redis_url=` /
+        `redis_client=`.
+        `store_prefix` (or `prefix`, the same): the first part of every key name ("store").
+        `vector_prefix` is the incumbent's name for where its vector documents live; here an
+        item's vectors are kept in keys under the store prefix (`<prefix>_vec:{N}`), so it is
+        accepted, kept as `.vector_prefix` and changes nothing.
+        `cluster_mode`: accepted for the incumbent's callers; the store finds out itself
+        whether the URL or client names a cluster node.
+        `vector_cache_mb`: how much of namespaces' vectors a query may keep in this process
         (0: none), so an unchanged namespace's vectors are not sent again (vectors.py).
         `vector_index`: "auto" lets setup() create and use the server's vector index where
         it has one (RediSearch: ftindex.py), "scan" never does; results are the same."""
+        if conn is not None:
+            if isinstance(conn, str):
+                if redis_url is not None:
+                    raise ValueError("pass the URL once: as the first argument or as redis_url=")
+                redis_url = conn
+            else:
+                if redis_client is not None:
+                    raise ValueError(
+                        "pass the client once: as the first argument or as redis_client="
+                    )
+                redis_client = conn
         if redis_client is None and not redis_url:
             raise ValueError("pass redis_url= (e.g. 'redis://localhost:6379') or redis_client=")
         if redis_client is not None and redis_url:
             raise ValueError("pass either redis_url= or redis_client=, not both")
+        if prefix is not None and store_prefix is not None and prefix != store_prefix:
+            raise ValueError(
+                f"prefix={prefix!r} and store_prefix={store_prefix!r} name the same thing: pass one"
+            )
+        prefix = store_prefix if store_prefix is not None else prefix
+        if prefix is None:
+            prefix = "store"
+        if not isinstance(prefix, str) or not prefix:
+            raise ValueError(f"store_prefix must be a non-empty str, got {prefix!r}")
+        if cluster_mode is not None and not isinstance(cluster_mode, bool):
+            raise TypeError(f"cluster_mode must be True, False or None, got {cluster_mode!r}")
+        self.cluster_mode = cluster_mode
+        self.vector_prefix = vector_prefix if vector_prefix is not None else f"{prefix}_vec"
         if ttl is not None:
             if not isinstance(ttl, dict):
                 raise TypeError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
-            unknown = set(ttl) - TTL_KEYS
-            if unknown:
-                raise ValueError(f"unknown ttl keys {sorted(unknown)}: use {sorted(TTL_KEYS)}")
+            warn_unknown_ttl_keys(ttl)
         self.ttl_config = ttl
         self.index_config = dict(index) if index else None
         self.embeddings = None
@@ -106,6 +141,22 @@ class BaseRedisStore(BaseStore):
         self._redis_url = redis_url
         self._connection_args = dict(connection_args or {})
         self._connection_args.pop("decode_responses", None)
+
+    @property
+    def store_prefix(self) -> str:
+        """The first part of every key name of this store (the incumbent's attribute)."""
+        return self._ops.prefix
+
+    def sweep_interval(self, minutes: float | None) -> float:
+        """start_ttl_sweeper's period in seconds: the argument, else the TTLConfig's
+        `sweep_interval_minutes`, else 5 minutes."""
+        if minutes is None and self.ttl_config:
+            minutes = self.ttl_config.get("sweep_interval_minutes")
+        if minutes is None:
+            minutes = 5
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not minutes > 0:
+            raise ValueError(f"sweep_interval_minutes must be a positive number, got {minutes!r}")
+        return float(minutes) * 60
 
     def _texts(self, ops: list[Op]) -> Texts:
         """The texts each put indexes, as InMemoryStore extracts them (last put of an item)."""

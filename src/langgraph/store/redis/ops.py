@@ -28,7 +28,7 @@ from typing import Any
 
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc, group_suffixes, group_tag
-from langgraph.checkpoint.redis.ops import Eval, FanOut, RoundTrip, _str
+from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip, _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -104,8 +104,20 @@ def _bytes(x: Any) -> bytes:
     return x if isinstance(x, bytes) else str(x).encode()
 
 
-def _time(ms: Any) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)
+US_SINCE = 10**14
+"""An item's times are kept in microseconds (store_put-2.lua); items written before that kept
+milliseconds. A time in microseconds since 1970 is above 10**14 from 1973 on, one in
+milliseconds stays below it until the year 5138: the size tells them apart, so older items
+read right without a storage-format change."""
+
+
+def _time(t: Any) -> datetime:
+    n = int(t)
+    if n >= US_SINCE:
+        return datetime.fromtimestamp(n // 1_000_000, tz=timezone.utc).replace(
+            microsecond=n % 1_000_000
+        )
+    return datetime.fromtimestamp(n / 1000, tz=timezone.utc)
 
 
 @dataclass
@@ -315,6 +327,23 @@ class StoreOps:
         _namespaces)."""
         nsp = ns_key(_head(op)[0]) if self.cluster else ""
         return Eval(self.s["store_namespaces"], [], [self.prefix, "", nsp, ""])
+
+    def sweep(self) -> Generator[RoundTrip | FanOut, Any, int]:
+        """sweep_ttl(): store_sweep on one server, or on every master for its buckets at once;
+        returns how many expired items' entries were removed."""
+        script = self.s["store_sweep"]
+        if not self.cluster:
+            (n,) = yield RoundTrip([Eval(script, [], [self.prefix, ""])])
+            if isinstance(n, Exception):
+                raise n
+            return int(n)
+
+        def build(sfxs: list[str]) -> list[Eval | Cmd]:
+            flagged = (self.cross and script.cross) or script
+            return [Eval(flagged, [], [self.prefix, self._groups_of(sfxs)])]
+
+        per_master = yield FanOut(build)
+        return sum(int(m[0]) for m in per_master)
 
     def _get_call(self, nse: str, key: str, refresh: bool, query: bool = False) -> Eval:
         """store_get of one item; `query`: a query reading what it ranked (the namespace's

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -10,6 +13,7 @@ from typing import Any
 import redis
 import redis.cluster as scluster
 from langgraph.checkpoint.redis import driver
+from langgraph.checkpoint.redis.base import client_info
 from langgraph.checkpoint.redis.driver import round_trip_sync as round_trip
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.checkpoint.redis.scripts import check_loaded
@@ -17,14 +21,17 @@ from langgraph.store.base import Op, Result
 
 from .base import BaseRedisStore, dims_error, load_steps
 
+log = logging.getLogger(__name__)
+
 
 class RedisStore(BaseRedisStore):
     """Long-term memory on any Redis 6.2+, Valkey, Sentinel or Redis Cluster: one Lua script per
     put, a get or search in one round trip (on a cluster a search is one script call per
     master), no modules. Same import path as langgraph-checkpoint-redis's RedisStore."""
 
-    def __init__(self, redis_url: str | None = None, **kwargs: Any) -> None:
-        super().__init__(redis_url, **kwargs)
+    def __init__(self, conn: Any = None, **kwargs: Any) -> None:
+        super().__init__(conn, **kwargs)
+        self._sweeper: tuple[threading.Thread, threading.Event, Future[None]] | None = None
         self._private: Any = None
         self._driver: driver.SyncDriver | None = None
         self._send: Callable[[RoundTrip], list[Any]] | None = None
@@ -80,7 +87,16 @@ class RedisStore(BaseRedisStore):
         finally:
             store.close()
 
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Stops the TTL sweeper if one runs, and closes what the store opened (a client the
+        user passed in stays open)."""
+        self.stop_ttl_sweeper()
         if self._private is not None:
             self._private.close()
             self._private = None
@@ -107,6 +123,68 @@ class RedisStore(BaseRedisStore):
                     reply = e
         except StopIteration as stop:
             self._ops.knn = stop.value
+
+    # -- TTL: Redis expires the items; these remove their entries now (store_sweep-0.lua) ------
+
+    def sweep_ttl(self) -> int:
+        """Removes the entries of every expired item now, in one call per master; returns how
+        many items' entries it removed. Never needed for correctness (no read returns an
+        expired item, and the scripts clean as they go); it keeps memory tight for
+        namespaces that expire and are never written or read again."""
+        d = self._connect()
+        op = self._ops.sweep()
+        reply: Any = None
+        try:
+            while True:
+                step = op.send(reply)
+                reply = d.fan_out(step) if isinstance(step, FanOut) else d.round_trip(step)
+        except StopIteration as stop:
+            return stop.value
+
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> Future[None]:
+        """Runs sweep_ttl() every `sweep_interval_minutes` (else the TTLConfig's, else 5) on a
+        daemon thread until stop_ttl_sweeper() or close(); PostgresStore's API. A sweep that
+        fails (the server restarting, say) is logged and tried again next period. Returns a
+        future that completes when the sweeper stops; calling it again while one runs returns
+        that one's future."""
+        if self._sweeper is not None and self._sweeper[0].is_alive():
+            return self._sweeper[2]
+        period = self.sweep_interval(sweep_interval_minutes)
+        stop, done = threading.Event(), Future[None]()
+
+        def run() -> None:
+            try:
+                while not stop.wait(period):
+                    try:
+                        self.sweep_ttl()
+                    except Exception as e:  # keep sweeping: the next period may succeed
+                        log.warning("RedisStore TTL sweep failed: %s", e)
+            finally:
+                done.set_result(None)
+
+        thread = threading.Thread(target=run, name="RedisStore-ttl-sweeper", daemon=True)
+        self._sweeper = (thread, stop, done)
+        thread.start()
+        return done
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stops the sweeper; True once it has stopped (or none ran), False if it was still
+        in a sweep after `timeout` seconds."""
+        if self._sweeper is None:
+            return True
+        thread, stop, _ = self._sweeper
+        stop.set()
+        if thread is not threading.current_thread():
+            thread.join(timeout)
+        if thread.is_alive():
+            return False
+        self._sweeper = None
+        return True
+
+    def set_client_info(self) -> None:
+        """Names this library to the server (CLIENT SETINFO LIB-NAME) on a connection of the
+        store's client, as the incumbent's method does (a no-op before Redis 7.2)."""
+        client_info(self.client)
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
