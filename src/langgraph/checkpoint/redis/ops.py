@@ -31,7 +31,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from redis.exceptions import NoScriptError
 
-from . import codec, scripts
+from . import codec, scripts, validate
 from .deltas import DeltaWriter, Sent
 from .keys import KeySpace, Thread, bucket_of, dec, enc
 
@@ -140,6 +140,8 @@ ListOp = Generator["RoundTrip | FanOut | Emit", "list[Any] | None", None]
 
 
 def _conf(config: RunnableConfig | None, what: str) -> dict[str, Any]:
+    if config is not None:
+        validate.config(config, what)
     conf = (config or {}).get("configurable") or {}
     if "thread_id" not in conf or conf["thread_id"] is None:
         raise ValueError(
@@ -259,6 +261,7 @@ class Operations:
         new_versions: ChannelVersions,
     ) -> Op[RunnableConfig]:
         conf = _conf(config, "put")
+        validate.put_args(checkpoint, metadata, new_versions)
         thread_id, ns = _thread_id(conf), _ns(conf)
         th = self.keys.thread(thread_id, self.cluster)
         cid = checkpoint["id"]
@@ -341,6 +344,7 @@ class Operations:
         task_path: str = "",
     ) -> Op[None]:
         conf = _conf(config, "put_writes")
+        validate.writes_args(writes, task_id, task_path)
         if not conf.get("checkpoint_id"):
             raise ValueError("put_writes needs config['configurable']['checkpoint_id']")
         if not writes:

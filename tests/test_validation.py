@@ -1,0 +1,143 @@
+"""Bad arguments are refused at the door (validate.py): a TypeError or ValueError that names the
+argument, raised before any byte is sent, so nothing is written and the saver stays usable.
+Each case runs on both savers (the Facade) and checks the server saw no script call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+
+from .conftest import Backend
+from .facade import Facade
+
+CFG: Any = {"configurable": {"thread_id": "v", "checkpoint_ns": ""}}
+
+
+def _cp(**drop_or_set: Any) -> dict[str, Any]:
+    c: dict[str, Any] = dict(empty_checkpoint())
+    c["channel_values"] = {"a": 1}
+    c["channel_versions"] = {"a": "1"}
+    for k, v in drop_or_set.items():
+        if v is _DROP:
+            c.pop(k)
+        else:
+            c[k] = v
+    return c
+
+
+_DROP = object()
+
+MD = "metadata must be a dict"
+BAD_PUTS = [
+    pytest.param(lambda: (CFG, _cp(), "meta", {}), TypeError, MD, id="md-str"),
+    pytest.param(lambda: (CFG, _cp(), None, {}), TypeError, MD, id="md-none"),
+    pytest.param(lambda: (CFG, _cp(), [1], {}), TypeError, MD, id="md-list"),
+    pytest.param(lambda: (CFG, _cp(), 3, {}), TypeError, MD, id="md-int"),
+    pytest.param(lambda: (CFG, _cp(versions_seen=_DROP), {}, {}), ValueError, "'versions_seen'",
+                 id="no-versions-seen"),
+    pytest.param(lambda: (CFG, _cp(v=_DROP), {}, {}), ValueError, "no 'v'", id="no-v"),
+    pytest.param(lambda: (CFG, _cp(id=_DROP), {}, {}), ValueError, "no 'id'", id="no-id"),
+    pytest.param(lambda: (CFG, _cp(channel_values=_DROP), {}, {}), ValueError,
+                 "'channel_values'", id="no-values"),
+    pytest.param(lambda: (CFG, _cp(channel_versions=_DROP), {}, {}), ValueError,
+                 "'channel_versions'", id="no-versions"),
+    pytest.param(lambda: (CFG, _cp(id=5), {}, {}), TypeError, r"checkpoint\['id'\] must be a str",
+                 id="int-id"),
+    pytest.param(lambda: (CFG, _cp(id=""), {}, {}), ValueError, "non-empty", id="empty-id"),
+    pytest.param(lambda: (CFG, _cp(v="1"), {}, {}), TypeError, r"checkpoint\['v'\]", id="str-v"),
+    pytest.param(lambda: (CFG, _cp(channel_values=[1]), {}, {}), TypeError,
+                 r"checkpoint\['channel_values'\] must be a dict", id="list-values"),
+    pytest.param(lambda: (CFG, "cp", {}, {}), TypeError, "checkpoint must be a dict", id="str-cp"),
+    pytest.param(lambda: (CFG, _cp(), {}, ["a"]), TypeError, "new_versions must be a dict",
+                 id="nv-list"),
+    pytest.param(lambda: (CFG, _cp(), {}, {"a": None}), TypeError, r"new_versions\['a'\]",
+                 id="nv-none"),
+    pytest.param(lambda: ("cfg", _cp(), {}, {}), TypeError, "config must be a dict", id="cfg-str"),
+    pytest.param(lambda: ({"configurable": "x"}, _cp(), {}, {}), TypeError,
+                 r"config\['configurable'\] must be a dict", id="cfg-conf-str"),
+    pytest.param(lambda: ({"configurable": {"thread_id": "v", "checkpoint_ns": 1}}, _cp(), {}, {}),
+                 TypeError, "'checkpoint_ns'.*must be a str", id="ns-int"),
+    pytest.param(lambda: ({"configurable": {}}, _cp(), {}, {}), ValueError, "thread_id",
+                 id="no-thread"),
+]  # fmt: skip
+
+
+def _scripts_run(backend: Backend) -> int:
+    c = backend.sync_client()
+    try:
+        stats = c.info("commandstats")
+        if hasattr(c, "get_nodes"):  # a cluster: {node: stats}
+            parts = [v for v in stats.values() if isinstance(v, dict)]
+        else:
+            parts = [stats]
+        return sum(
+            int(p.get(f"cmdstat_{n}", {}).get("calls", 0))
+            for p in parts
+            for n in ("evalsha", "eval", "evalsha_ro", "eval_ro")
+        )
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize(("args", "error", "match"), BAD_PUTS)
+async def test_bad_put_is_refused_before_sending(
+    real_backend: Backend, kind: str, args: Any, error: type[Exception], match: str
+) -> None:
+    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+
+    if kind == "async":
+        saver: Any = AsyncRedisSaver(real_backend.url)
+        await saver.asetup()
+    else:
+        saver = RedisSaver(real_backend.url)
+        saver.setup()
+    s = Facade(saver, kind)
+    try:
+        before = _scripts_run(real_backend)
+        with pytest.raises(error, match=match):
+            await s.put(*args())
+        assert _scripts_run(real_backend) == before  # nothing was sent
+        assert await s.get(CFG) is None  # nothing was written
+        # the saver still works
+        done = await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
+        got = await s.get(done)
+        assert got is not None and got.checkpoint["channel_values"] == {"a": 1}
+    finally:
+        if kind == "async":
+            await saver.aclose()
+        else:
+            saver.close()
+
+
+BAD_WRITES = [
+    pytest.param("ab", "t", "", TypeError, "writes must be a list", id="str-writes"),
+    pytest.param({"a": 1}, "t", "", TypeError, "writes must be a list", id="dict-writes"),
+    pytest.param([("a", 1, 2)], "t", "", TypeError, r"writes\[0\] must be a \(channel, value\)",
+                 id="triple"),
+    pytest.param([(1, 1)], "t", "", TypeError, r"writes\[0\]'s channel must be a str",
+                 id="int-channel"),
+    pytest.param([("a", 1)], 7, "", TypeError, "task_id must be a str", id="int-task"),
+    pytest.param([("a", 1)], "t", None, TypeError, "task_path must be a str", id="none-path"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("writes", "task_id", "path", "error", "match"), BAD_WRITES)
+async def test_bad_put_writes_is_refused_before_sending(
+    s: Facade,
+    backend: Backend,
+    writes: Any,
+    task_id: Any,
+    path: Any,
+    error: type[Exception],
+    match: str,
+) -> None:
+    done = await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
+    with pytest.raises(error, match=match):
+        await s.put_writes(done, writes, task_id, path)
+    got = await s.get(done)
+    assert got is not None and got.pending_writes == []
+    await s.put_writes(done, [("a", 2)], "t", "")
+    got = await s.get(done)
+    assert got is not None and [w[1:] for w in got.pending_writes] == [("a", 2)]
