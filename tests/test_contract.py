@@ -257,6 +257,24 @@ async def test_pending_writes_sorted_by_path_task_idx(s: Facade, mem: Facade) ->
             assert got.pending_writes == expected
 
 
+async def test_task_path_is_kept_per_write(s: Facade, mem: Facade) -> None:
+    """A task's later put_writes with another path does not re-sort its earlier writes (the
+    path is kept per write, as InMemorySaver keeps it): A (~a), B (~b), then B again with ""
+    keeps A0 before B0; a new write of that later call sorts by its own path ("")."""
+    for x in (s, mem):
+        c = await put_one(x, "tp")
+        await x.put_writes(c, [("results", "A0")], "task-a", "~a")
+        await x.put_writes(c, [("results", "B0")], "task-b", "~b")
+        await x.put_writes(c, [("results", "B1")], "task-b", "")  # (task-b, 0) is kept
+        got = await x.get(c)
+        assert got is not None
+        assert [w[2] for w in got.pending_writes] == ["A0", "B0"], x.kind
+        await x.put_writes(c, [("results", "B2"), ("other", "o")], "task-b", "")
+        got = await x.get(c)
+        assert got is not None
+        assert [w[2] for w in got.pending_writes] == ["o", "A0", "B0"], x.kind
+
+
 # -- configs without checkpoint_ns, re-puts, the latest pointer ---------------------------
 
 
@@ -1011,3 +1029,17 @@ async def test_get_next_version_is_pure(kind: str) -> None:
     else:
         sv.close()
     assert sv.get_next_version(versions[-1], None) > versions[-1]
+
+
+def test_writes_stored_before_paths_per_write_take_their_tasks() -> None:
+    """Writes of three items (stored before the path was kept per write) sort by their task's
+    path (`w:<K>`), new ones by their own."""
+    from langgraph.checkpoint.redis import codec, ops
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    older = codec._pack(["ch", "msgpack", b"\x01"])
+    newer = codec.pack_write(JsonPlusSerializer(), "ch", 1, "~z")
+    writes = [codec.pack_task("t1", "~a"), [b"0", older]]
+    writes += [codec.pack_task("t0", "~b"), [b"0", newer]]
+    got = ops._sorted_writes(writes)
+    assert [(path, task) for path, task, *_ in got] == [("~a", "t1"), ("~z", "t0")]

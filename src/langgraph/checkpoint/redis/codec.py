@@ -14,7 +14,8 @@ Checkpoint hash `checkpoint:{T}:N:C` fields:
              (DeltaChannel: the keys of metadata["counters_since_delta_snapshot"]); absent if none
     f:<key>  plaintext scalar of a top-level metadata key, for list filters in Lua
     w:<K>    task info [task_id, task_path] of a task that has writes on this checkpoint
-Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes].
+Writes hash `checkpoint_write:{T}:N:C:K` fields: idx -> [channel, type, bytes, task path] (writes
+stored before the path was kept per write have three items; their path is their task's).
 Blob hash `checkpoint_blob:{T}:N` fields: "<channel>:<version>" -> [type, bytes], or a log
 reference; "@" -> the namespace's log counter; "@<id>" -> the channel of log <id>.
 
@@ -126,21 +127,20 @@ def array_header(count: int) -> bytes:
     return b"\xdd" + struct.pack(">I", count)
 
 
-def pack_write(serde: SerializerProtocol, channel: str, value: Any) -> bytes:
+def pack_write(serde: SerializerProtocol, channel: str, value: Any, task_path: str) -> bytes:
+    """[channel, type, bytes, task path]: the path of the call that stored this write is kept
+    with it (a task's later put_writes with another path must not re-sort its earlier writes;
+    InMemorySaver and PostgresSaver keep it per write too)."""
     vtype, vbytes = serde.dumps_typed(value)
-    return _pack([channel, vtype, vbytes])
+    return _pack([channel, vtype, vbytes, task_path])
 
 
-def unpack_write(serde: SerializerProtocol, data: bytes) -> tuple[str, Any]:
-    channel, vtype, vbytes = _unpack(data)
-    return channel, serde.loads_typed((vtype, vbytes))
-
-
-def peek_write(data: bytes) -> tuple[str, tuple[str, bytes]]:
-    """A stored write's channel and its still-serialized value: the caller decides whether the
-    value is wanted before anything is deserialized."""
-    channel, vtype, vbytes = _unpack(data)
-    return channel, (vtype, vbytes)
+def unpack_write(data: bytes) -> tuple[str, tuple[str, bytes], str | None]:
+    """A stored write's channel, its still-serialized value (the caller decides whether it is
+    wanted before anything is deserialized) and its task path: None for writes stored before
+    paths were kept per write, whose path is their task's (`w:<K>`)."""
+    item = _unpack(data)
+    return item[0], (item[1], item[2]), (item[3] if len(item) > 3 else None)
 
 
 def pack_task(task_id: str, task_path: str) -> bytes:

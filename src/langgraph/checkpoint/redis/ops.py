@@ -354,7 +354,7 @@ class Operations:
         items: list[Any] = []
         for i, (ch, value) in enumerate(writes):
             items.append(WRITES_IDX_MAP.get(ch, i))
-            items.append(codec.pack_write(serde, ch, value))
+            items.append(codec.pack_write(serde, ch, value, task_path))
         yield RoundTrip(
             [
                 Eval(
@@ -566,7 +566,7 @@ class Operations:
                 else None
             ),
             pending_writes=[
-                (task_id, *codec.unpack_write(serde, data)) for _, task_id, _, data in pending
+                (task_id, ch, serde.loads_typed(typed)) for _, task_id, _, ch, typed in pending
             ],
         )
 
@@ -606,8 +606,7 @@ class Operations:
             for _, writes, found in ancestors:
                 wanted = set(walking.values())
                 mine: dict[str, list[PendingWrite]] = defaultdict(list)
-                for _, task_id, _, data in _sorted_writes(writes):
-                    ch, typed = codec.peek_write(data)
+                for _, task_id, _, ch, typed in _sorted_writes(writes):
                     if ch in wanted:
                         mine[ch].append((task_id, ch, serde.loads_typed(typed)))
                 per_ancestor.append(mine)
@@ -791,15 +790,17 @@ def check_version(info: Any) -> None:
             )
 
 
-def _sorted_writes(writes: list[Any]) -> list[tuple[str, str, int, bytes]]:
-    """A checkpoint's writes as the scripts return them, in `writes_sort_key` order (task path,
-    task id, index): the order live execution applies them in."""
-    out: list[tuple[str, str, int, bytes]] = []
+def _sorted_writes(writes: list[Any]) -> list[tuple[str, str, int, str, tuple[str, bytes]]]:
+    """A checkpoint's writes as the scripts return them, as (task path, task id, index,
+    channel, typed value) in `writes_sort_key` order: the order live execution applies them
+    in. Each write's own path (codec.pack_write), else its task's."""
+    out: list[tuple[str, str, int, str, tuple[str, bytes]]] = []
     for j in range(0, len(writes), 2):
         task_id, task_path = codec.unpack_task(writes[j])
         h = writes[j + 1]
         for k in range(0, len(h), 2):
-            out.append((task_path, task_id, int(h[k]), h[k + 1]))
+            ch, typed, path = codec.unpack_write(h[k + 1])
+            out.append((task_path if path is None else path, task_id, int(h[k]), ch, typed))
     out.sort(key=lambda w: (w[0], w[1], w[2]))
     return out
 
