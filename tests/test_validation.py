@@ -141,3 +141,91 @@ async def test_bad_put_writes_is_refused_before_sending(
     await s.put_writes(done, [("a", 2)], "t", "")
     got = await s.get(done)
     assert got is not None and [w[1:] for w in got.pending_writes] == [("a", 2)]
+
+
+# -- values larger than the server accepts ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_server() -> Any:
+    """A Valkey that takes values of at most 1 MB (its proto-max-bulk-len: the smallest
+    allowed), so an oversized value costs 2 MB here rather than 600."""
+    from langgraph.checkpoint.redis.embedded import EmbeddedServer
+
+    srv = EmbeddedServer(extra_args=["--proto-max-bulk-len", "1mb"]).start()
+    yield srv
+    srv.stop()
+
+
+async def test_oversized_values_are_refused_up_front(small_server: Any, kind: str) -> None:
+    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+
+    big = "x" * (2 << 20)
+    if kind == "async":
+        saver: Any = AsyncRedisSaver(small_server.url)
+        await saver.asetup()
+    else:
+        saver = RedisSaver(small_server.url)
+        saver.setup()
+    s = Facade(saver, kind)
+    probe = _Probe(small_server.url)
+    try:
+        assert saver._ops.max_bulk == 1 << 20  # read by setup()
+        cfg: Any = {"configurable": {"thread_id": f"big-{kind}", "checkpoint_ns": ""}}
+        before = probe.scripts()
+        with pytest.raises(ValueError, match=r"channel 'a'.*1,048,576 bytes per value"):
+            await s.put(cfg, _cp(channel_values={"a": big}), {}, {"a": "1"})
+        with pytest.raises(ValueError, match="checkpoint with its metadata"):
+            await s.put(cfg, _cp(), {"note": big}, {"a": "1"})
+        done = await s.put(cfg, _cp(), {"step": 1}, {"a": "1"})
+        mid = probe.scripts()
+        assert mid == before + 1  # only the good put reached the server
+        with pytest.raises(ValueError, match="put_writes: the write to channel 'w'"):
+            await s.put_writes(done, [("w", big)], "t", "")
+        assert probe.scripts() == mid  # refused, not sent (nor retried)
+        got = await s.get(done)
+        assert got is not None and got.pending_writes == []
+        assert got.checkpoint["channel_values"] == {"a": 1}
+    finally:
+        probe.close()
+        if kind == "async":
+            await saver.aclose()
+        else:
+            saver.close()
+
+
+class _Probe:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.c = redis.Redis.from_url(url)
+
+    def scripts(self) -> int:
+        stats = self.c.info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{n}", {}).get("calls", 0)) for n in ("evalsha", "eval"))
+
+    def close(self) -> None:
+        self.c.close()
+
+
+def test_setup_without_info_or_config(small_server: Any) -> None:
+    """A least-privilege user denied INFO and CONFIG still sets up (Redis's defaults are
+    assumed) and works."""
+    import redis
+    from langgraph.checkpoint.redis import RedisSaver
+
+    admin = redis.Redis.from_url(small_server.url)
+    try:
+        admin.execute_command(
+            "ACL", "SETUSER", "app", "on", ">app-pw", "~*", "+@all", "-info", "-config"
+        )
+        host_port = small_server.url.split("//", 1)[1]
+        with RedisSaver(f"redis://app:app-pw@{host_port}") as saver:
+            saver.setup()
+            assert saver._ops.max_bulk == 512 << 20  # the default: CONFIG was refused
+            cfg: Any = {"configurable": {"thread_id": "acl", "checkpoint_ns": ""}}
+            done = saver.put(cfg, _cp(), {"step": 1}, {"a": "1"})
+            assert saver.get_tuple(done) is not None
+    finally:
+        admin.execute_command("ACL", "DELUSER", "app")
+        admin.close()

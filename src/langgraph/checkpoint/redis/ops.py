@@ -125,14 +125,37 @@ def resend(c: Eval) -> tuple[Any, ...]:
     return ("EVAL", c.script.source, c.script.numkeys, *c.keys, *c.args)
 
 
+TOLERATED = ("INFO", "CONFIG")
+"""Commands whose refusal setup() lets through: managed services and least-privilege ACL users
+may be denied INFO and CONFIG; setup then assumes a current server and Redis's defaults."""
+
+DEFAULT_MAX_BULK = 512 * 1024 * 1024
+"""Redis's default proto-max-bulk-len: the largest single argument it accepts."""
+
+
 def needs_resend(c: Eval | Cmd, reply: Any) -> bool:
     """Checks one pipelined reply: True when it must be re-sent with `resend`; raises any
-    other error (except INFO's, which setup tolerates on services that restrict it)."""
+    other error (except INFO's and CONFIG's, which setup tolerates: TOLERATED)."""
     if isinstance(reply, NoScriptError) and isinstance(c, Eval):
         return True
-    if isinstance(reply, Exception) and not (isinstance(c, Cmd) and c.args[0] == "INFO"):
+    if isinstance(reply, Exception) and not (isinstance(c, Cmd) and c.args[0] in TOLERATED):
         raise reply
     return False
+
+
+def max_bulk_of(reply: Any) -> int | None:
+    """CONFIG GET proto-max-bulk-len's reply (a flat list, or the dict redis-py makes of it),
+    as an int; None when it was refused or is unreadable."""
+    if isinstance(reply, dict):
+        values = list(reply.values())
+    elif isinstance(reply, list | tuple):
+        values = list(reply[1::2])
+    else:
+        return None
+    try:
+        return int(values[0]) if values else None
+    except (TypeError, ValueError):
+        return None
 
 
 Op = Generator["RoundTrip | FanOut", list[Any], T]
@@ -180,11 +203,25 @@ class Operations:
     """The bucketed layout of a Redis Cluster (keys.py); set by the driver when it connects."""
     cross_flag: bool = False
     """Send the `allow-cross-slot-keys` twins of the fan-out scripts (a cluster of Redis 7+)."""
+    max_bulk: int = DEFAULT_MAX_BULK
+    """The largest value the server takes (its proto-max-bulk-len, read by setup(); Redis's
+    default until then): a larger one is refused here, before it is sent (`fits`)."""
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
         self._g = "1" if self.cross_thread else "0"
         self._flags = ("r" if self.refresh_on_read else "") + ("s" if self.shallow else "")
+
+    def fits(self, what: str, data: bytes | str) -> None:
+        """Refuses a value the server would refuse (it resets the connection on a bulk
+        string over proto-max-bulk-len, after the whole value was sent; a retry would send it
+        again): a ValueError naming it and the limit, before anything is sent."""
+        if len(data) > self.max_bulk:
+            raise ValueError(
+                f"{what} serializes to {len(data):,} bytes; the server accepts at most "
+                f"{self.max_bulk:,} bytes per value (its proto-max-bulk-len): store large "
+                "data elsewhere and keep a reference in the state"
+            )
 
     def _sfx(self, th: Thread) -> str:
         """The thread's bucket suffix: "" on one server, ":{b}" on a cluster."""
@@ -215,11 +252,18 @@ class Operations:
         wanted = scripts.to_load(self.cross_flag)
 
         def build(_: list[str]) -> list[Eval | Cmd]:
-            return [Cmd(("INFO", "server")), *(Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted)]
+            return [
+                Cmd(("INFO", "server")),
+                Cmd(("CONFIG", "GET", "proto-max-bulk-len")),
+                *(Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted),
+            ]
 
+        limits = []
         for replies in (yield FanOut(build)):
             check_version(replies[0])
-            scripts.check_loaded(wanted, replies[1:])
+            limits.append(max_bulk_of(replies[1]) or DEFAULT_MAX_BULK)
+            scripts.check_loaded(wanted, replies[2:])
+        self.max_bulk = min(limits, default=DEFAULT_MAX_BULK)
         layout = LAYOUT_GROUPS if self.cluster else LAYOUT_ONE
         meta = self.keys.meta
         replies = yield RoundTrip(
@@ -279,6 +323,8 @@ class Operations:
                 else:
                     data, sent[ch] = self.deltas.encode(serde, thread_id, ns, ch, values[ch])
                     blobs[f] = (ch, data)
+        for ch, data in blobs.values():
+            self.fits(f"put: channel {ch!r}'s value", data)
         run = md.get("run_id")
         run_e = enc(str(run)) if run is not None else ""
         parent = conf.get("checkpoint_id")
@@ -295,11 +341,13 @@ class Operations:
             th.fence,
         ]
         replays = md.get("counters_since_delta_snapshot") or {}
+        packed = codec.pack_checkpoint(serde, skeleton, md)
+        self.fits("put: the checkpoint with its metadata", packed)
         head = [
             *self._block(th),
             cide,
             nse,
-            codec.pack_checkpoint(serde, skeleton, md),
+            packed,
             enc(parent) if parent else "",
             "\n".join(codec.blob_field(c, v) for c, v in checkpoint["channel_versions"].items()),
             run_e,
@@ -324,6 +372,7 @@ class Operations:
             for f in map(_str, reply[1:]):
                 ch = blobs[f][0]
                 data, sent[ch] = self.deltas.whole(serde, values[ch])
+                self.fits(f"put: channel {ch!r}'s value", data)
                 blobs[f] = (ch, data)
         if self.deltas is not None and sent:
             refs = {_str(reply[i]): reply[i + 1] for i in range(1, len(reply), 2)}
@@ -355,6 +404,7 @@ class Operations:
         for i, (ch, value) in enumerate(writes):
             items.append(WRITES_IDX_MAP.get(ch, i))
             items.append(codec.pack_write(serde, ch, value, task_path))
+            self.fits(f"put_writes: the write to channel {ch!r}", items[-1])
         yield RoundTrip(
             [
                 Eval(
