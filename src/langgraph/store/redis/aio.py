@@ -19,6 +19,7 @@ from langgraph.checkpoint.redis.scripts import check_loaded
 from langgraph.store.base import Op, Result
 from redis.exceptions import ResponseError
 
+from . import validate
 from .base import BaseRedisStore, dims_error, load_steps
 
 log = logging.getLogger(__name__)
@@ -217,6 +218,7 @@ class AsyncRedisStore(BaseRedisStore):
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         ops = list(ops)
+        validate.ops(ops)  # before anything is embedded or sent
         texts = self._texts(ops)
         vectors, dims = None, 0
         if texts:

@@ -19,6 +19,7 @@ from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
 from langgraph.checkpoint.redis.scripts import check_loaded
 from langgraph.store.base import Op, Result
 
+from . import validate
 from .base import BaseRedisStore, dims_error, load_steps
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,7 @@ class RedisStore(BaseRedisStore):
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
+        validate.ops(ops)  # before anything is embedded or sent
         texts = self._texts(ops)
         vectors, dims = None, 0
         if texts:
