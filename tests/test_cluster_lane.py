@@ -987,6 +987,49 @@ def test_the_readmes_acl_rule_suffices_on_one_server_and_a_cluster() -> None:
             c.close()
 
 
+def test_the_readmes_acl_rule_runs_the_seed_and_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    """With only the README's rule: the Getting Started document runs unchanged (its every
+    snippet, sync and async), and the CLI's read commands answer."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from langgraph.checkpoint.redis.cli import main
+    from langgraph.checkpoint.redis.embedded import EmbeddedServer
+
+    root = Path(__file__).resolve().parents[1]
+    with EmbeddedServer(extra_args=["--user", "lg", *ACL_RULE]) as one:
+        url = _as_acl_user(one.url)
+        seed = subprocess.run(
+            [sys.executable, str(root / "examples" / "getting_started.py")],
+            env={**os.environ, "REDIS_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert seed.returncode == 0, seed.stderr[-2000:]
+        assert "Thread ID: my-first-thread" in seed.stdout
+        capsys.readouterr()
+        answers: dict[str, Any] = {}
+        for cmd in (
+            ["threads"],
+            ["history", "my-first-thread"],
+            ["show", "my-first-thread"],
+            ["diff", "my-first-thread"],
+            ["stats"],
+            ["check"],
+            ["check", "--atomic"],
+            ["store", "ls"],
+        ):
+            assert main(["--url", url, "--json", *cmd]) == 0, cmd
+            answers[" ".join(cmd)] = json.loads(capsys.readouterr().out)
+        assert {t["thread_id"] for t in answers["threads"]} >= {"my-first-thread"}
+        assert answers["show my-first-thread"]["thread_id"] == "my-first-thread"
+        assert answers["check"]["ok"] and answers["check --atomic"]["ok"]
+
+
 def test_store_fence_stops_a_script_on_a_moving_slot() -> None:
     """While a namespace's slot migrates, a put whose declared keys are all still on the
     source, but one of whose undeclared keys (the bucket's version hash) has moved, is refused
