@@ -229,3 +229,45 @@ def test_setup_without_info_or_config(small_server: Any) -> None:
     finally:
         admin.execute_command("ACL", "DELUSER", "app")
         admin.close()
+
+
+# -- retries: only what can succeed on retry --------------------------------------------------
+
+
+async def test_a_refused_command_is_not_retried(real_backend: Backend, kind: str) -> None:
+    """A server that refuses the write (OOM under noeviction) gets it once: the error reaches
+    the caller at once, nothing is re-sent (a refusal cannot succeed on retry)."""
+    import redis as rp
+    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+
+    if kind == "async":
+        saver: Any = AsyncRedisSaver(real_backend.url)
+        await saver.asetup()
+    else:
+        saver = RedisSaver(real_backend.url)
+        saver.setup()
+    s = Facade(saver, kind)
+    admin = rp.Redis.from_url(real_backend.url)
+
+    def attempts() -> int:  # a failed call counts in calls (and failed_calls), a rejected one not
+        stats = admin.info("commandstats").get("cmdstat_evalsha", {})
+        return sum(int(stats.get(k, 0)) for k in ("calls", "rejected_calls"))
+
+    try:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)
+        before = attempts()
+        with pytest.raises(rp.exceptions.ResponseError, match=r"OOM|maxmemory"):
+            await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
+        assert attempts() == before + 1
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+    try:
+        done = await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
+        assert await s.get(done) is not None
+    finally:
+        if kind == "async":
+            await saver.aclose()
+        else:
+            saver.close()
