@@ -116,13 +116,6 @@ class BaseRedisStore(BaseStore):
         self.index_config = dict(index) if index else None
         self.embeddings = None
         if self.index_config:
-            try:
-                import numpy  # noqa: F401
-            except ImportError as e:
-                raise ImportError(
-                    "RedisStore's semantic search (index=...) needs numpy: "
-                    "pip install 'langgraph-checkpoint-redis-lua[store]'"
-                ) from e
             self.embeddings = ensure_embeddings(self.index_config.get("embed"))
             self.index_config["__tokenized_fields"] = [
                 (p, tokenize_path(p)) if p != "$" else (p, p)
