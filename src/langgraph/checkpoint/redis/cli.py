@@ -766,7 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
     for q in ss.choices.values():
         _common(q, False)
 
-    help = "move data of an earlier format or of the incumbent package (migrate.py)"
+    help = "copy langgraph-checkpoint-redis 0.5.x data (checkpoints, writes, stores) into ours"
     try:  # its own options (--from, --to, ...): the module owns them, and may be absent
         from . import migrate
 
