@@ -474,3 +474,37 @@ def test_index_works_with_the_default_install(backend: Backend) -> None:
         hits = store.search(("docs",), query="aaa")
         assert [h.key for h in hits] == ["a", "b"]
         assert hits[0].score is not None
+
+
+# -- the incumbent's other call forms --------------------------------------------------------
+
+
+def test_prune_with_the_incumbents_keep_last_strategy(backend: Backend) -> None:
+    with RedisSaver.from_conn_string(**_url_or_client(backend, False)) as saver:
+        saver.setup()
+        cfg: Any = {"configurable": {"thread_id": "pr", "checkpoint_ns": ""}}
+        for n in range(1, 5):
+            c = _checkpoint(n)
+            cfg = saver.put(cfg, c, {"step": n}, c["channel_versions"])
+        saver.prune(["pr"], strategy="keep_last", keep_last=2)
+        assert len(list(saver.list({"configurable": {"thread_id": "pr"}}))) == 2
+        with pytest.raises(ValueError, match="unknown prune strategy 'keep_last'"):
+            saver.prune(["pr"], strategy="keep_last")  # without keep_last it means nothing
+
+
+def test_shallow_savers_take_the_incumbents_cache_sizes() -> None:
+    for cls in (ShallowRedisSaver, AsyncShallowRedisSaver):
+        saver = cls("redis://127.0.0.1:1", key_cache_max_size=5, channel_cache_max_size=2)
+        assert saver.shallow
+        with pytest.raises(ValueError, match="key_cache_max_size"):
+            cls("redis://127.0.0.1:1", key_cache_max_size=-1)
+
+
+def test_the_incumbents_client_attribute(backend: Backend) -> None:
+    saver = RedisSaver(**_url_or_client(backend, False))
+    assert saver._redis is saver.client
+    store = RedisStore(**backend.saver_kwargs(False))
+    assert store._redis is store.client
+    assert store._owns_client is ("redis_url" in backend.saver_kwargs(False))
+    saver.close()
+    store.close()

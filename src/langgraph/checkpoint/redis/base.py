@@ -79,6 +79,11 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
 
     # -- the incumbent's extras, kept so its users' code runs unchanged -------------------
 
+    @property
+    def _redis(self) -> Any:
+        """The client (the incumbent's attribute name, which its users' code reaches for)."""
+        return self.client  # type: ignore[attr-defined]
+
     def get_channel_values(
         self,
         thread_id: str,

@@ -715,9 +715,15 @@ class Operations:
     ) -> Op[None]:
         """One script call per thread, all in one round trip. `keep_last` (the incumbent's
         keyword) overrides `strategy`: N keeps the N latest checkpoints of each namespace, 0
-        deletes the thread."""
+        deletes the thread. strategy="keep_last" (the incumbent's callers pass it with
+        keep_last=N) is read as keep_last's own."""
+        if strategy == "keep_last" and keep_last is not None:
+            strategy = "keep_latest"
         if strategy not in ("keep_latest", "delete"):
-            raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+            raise ValueError(
+                f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete' "
+                "(or keep_last=N)"
+            )
         if keep_last is None:
             keep_last = 0 if strategy == "delete" else 1
         if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 0:

@@ -136,6 +136,16 @@ class BaseRedisStore(BaseStore):
         self._connection_args.pop("decode_responses", None)
 
     @property
+    def _redis(self) -> Any:
+        """The client (the incumbent's attribute name, which its users' code reaches for)."""
+        return self.client  # type: ignore[attr-defined]
+
+    @property
+    def _owns_client(self) -> bool:
+        """Whether the store opened its client (and closes it): the incumbent's attribute."""
+        return self._user_client is None
+
+    @property
     def store_prefix(self) -> str:
         """The first part of every key name of this store (the incumbent's attribute)."""
         return self._ops.prefix
