@@ -508,3 +508,21 @@ def test_the_incumbents_client_attribute(backend: Backend) -> None:
     assert store._owns_client is ("redis_url" in backend.saver_kwargs(False))
     saver.close()
     store.close()
+
+
+async def test_concurrent_first_calls_connect_once(real_backend: Backend) -> None:
+    """64 calls on a fresh async saver at once probe the server once, not 64 times."""
+    import redis as rp
+
+    admin = rp.Redis.from_url(real_backend.url)
+    try:
+        saver = AsyncRedisSaver(real_backend.url)
+        before = int(admin.info("stats")["total_connections_received"])
+        cfg: Any = {"configurable": {"thread_id": "once"}}
+        got = await asyncio.gather(*(saver.aget_tuple(cfg) for _ in range(64)))
+        assert got == [None] * 64
+        opened = int(admin.info("stats")["total_connections_received"]) - before
+        assert opened < 16, opened  # the probe, and the pool's connections as calls overlap
+        await saver.aclose()
+    finally:
+        admin.close()

@@ -78,6 +78,7 @@ class AsyncRedisSaver(BaseRedisSaver):
         self._private: aredis.Redis | None = None
         self._gate: asyncio.Semaphore | None = None
         self._driver: driver.AsyncDriver | None = None
+        self._connecting: asyncio.Lock | None = None
         self._pipe = AutoPipe()  # shared by copies (with_allowlist), like the client
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -145,9 +146,18 @@ class AsyncRedisSaver(BaseRedisSaver):
 
     async def _connect(self) -> driver.AsyncDriver:
         """First use: find out what the URL names (driver.py), then fix the driver and the
-        layout for the saver's life."""
+        layout for the saver's life. Once, however many calls start together (64 concurrent
+        first calls used to probe 64 times, opening a connection each)."""
         if self._driver is not None:
             return self._driver
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._driver is not None:
+                return self._driver
+            return await self._connect_once()
+
+    async def _connect_once(self) -> driver.AsyncDriver:
         url = self._redis_url
         if (
             self._user_client is None
