@@ -83,3 +83,21 @@ async def test_bad_store_calls_are_refused(
             store.close()
         else:
             await store.aclose()
+
+
+def test_store_refuses_values_over_the_servers_limit() -> None:
+    """setup() reads proto-max-bulk-len; a larger value is refused with the limit in the
+    message, and nothing of the batch's puts is written."""
+    from langgraph.checkpoint.redis.embedded import EmbeddedServer
+
+    with EmbeddedServer(extra_args=["--proto-max-bulk-len", "1mb"]) as srv:
+        with RedisStore(srv.url) as store:
+            store.setup()
+            assert store._ops.max_bulk == 1 << 20
+            with pytest.raises(ValueError, match=r"1,048,576 bytes per value"):
+                store.batch(
+                    [PutOp(("a",), "small", {"v": 1}), PutOp(("a",), "big", {"v": "x" * (2 << 20)})]
+                )
+            assert store.get(("a",), "small") is None
+            store.put(("a",), "k", {"v": 1})
+            assert store.get(("a",), "k") is not None

@@ -15,12 +15,11 @@ from langgraph.checkpoint.redis.aio import one, pipelined
 from langgraph.checkpoint.redis.base import aclient_info
 from langgraph.checkpoint.redis.connection import speed_up_cluster
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
-from langgraph.checkpoint.redis.scripts import check_loaded
 from langgraph.store.base import Op, Result
 from redis.exceptions import ResponseError
 
 from . import validate
-from .base import BaseRedisStore, dims_error, load_steps
+from .base import BaseRedisStore, dims_error, load_steps, loaded
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +127,7 @@ class AsyncRedisStore(BaseRedisStore):
         works without it, scanning."""
         d = await self._connect()
         fo, wanted = load_steps(self._ops.cross)
-        for shas in await d.fan_out(fo):
-            check_loaded(wanted, shas)
+        self._ops.max_bulk = loaded(wanted, await d.fan_out(fo))
         steps = self._index_steps()
         if steps is None:
             return

@@ -8,8 +8,8 @@ from collections.abc import Generator
 from typing import Any, Literal
 
 from langgraph.checkpoint.redis.base import warn_unknown_ttl_keys
-from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut
-from langgraph.checkpoint.redis.scripts import Script, to_load
+from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK, Cmd, Eval, FanOut, max_bulk_of
+from langgraph.checkpoint.redis.scripts import Script, check_loaded, to_load
 from langgraph.store.base import (
     BaseStore,
     IndexConfig,
@@ -30,15 +30,29 @@ Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
 
 
 def load_steps(cross: bool) -> tuple[FanOut, list[Script]]:
-    """setup()'s script loading: every script on every server (each master of a cluster, with
-    the `allow-cross-slot-keys` twins where the servers take flags: `cross`); check the replies
-    with scripts.check_loaded."""
+    """setup()'s round trip to every server (each master of a cluster, with the
+    `allow-cross-slot-keys` twins where the servers take flags: `cross`): the server's largest
+    value (CONFIG GET proto-max-bulk-len; a refusal is let through, as the savers' setup does)
+    and every script. `loaded` checks the replies."""
     wanted = to_load(cross)
 
     def build(_: list[str]) -> list[Eval | Cmd]:
-        return [Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted]
+        return [
+            Cmd(("CONFIG", "GET", "proto-max-bulk-len")),
+            *(Cmd(("SCRIPT", "LOAD", x.source)) for x in wanted),
+        ]
 
     return FanOut(build), wanted
+
+
+def loaded(wanted: list[Script], per_server: list[list[Any]]) -> int:
+    """Checks load_steps' replies (scripts.check_loaded) and returns the smallest of the
+    servers' largest values (Redis's default where CONFIG was refused)."""
+    limits = []
+    for replies in per_server:
+        limits.append(max_bulk_of(replies[0]) or DEFAULT_MAX_BULK)
+        check_loaded(wanted, replies[1:])
+    return min(limits, default=DEFAULT_MAX_BULK)
 
 
 def dims_error(e: Exception) -> Exception:

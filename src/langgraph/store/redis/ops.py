@@ -28,7 +28,7 @@ from typing import Any
 
 from langgraph.checkpoint.redis import scripts
 from langgraph.checkpoint.redis.keys import dec, enc, group_suffixes, group_tag
-from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip, _str
+from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK, Cmd, Eval, FanOut, RoundTrip, _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -129,6 +129,7 @@ class StoreOps:
     knn: int = 0  # the dimensions of the server's vector index setup() readied, 0: none
     cluster: bool = False  # the bucketed layout of a Redis Cluster, set when the store connects
     cross: bool = False  # the cluster's servers take `#!lua flags=` (Redis 7+, Valkey)
+    max_bulk: int = DEFAULT_MAX_BULK  # the server's largest value: setup() reads it
 
     def __post_init__(self) -> None:
         self.s = scripts.load()
@@ -223,6 +224,12 @@ class StoreOps:
                 ttl = op.ttl
                 ttl_ms = round(ttl * 60_000) if ttl else 0
                 vtype, vbytes = ("", b"") if op.value is None else self.serde.dumps_typed(op.value)
+                if len(vbytes) > self.max_bulk:
+                    raise ValueError(
+                        f"put: the value of {namespace!r}/{key!r} serializes to "
+                        f"{len(vbytes):,} bytes; the server accepts at most {self.max_bulk:,} "
+                        "bytes per value (its proto-max-bulk-len)"
+                    )
                 cmds.append(
                     Eval(
                         self.s["store_put"],

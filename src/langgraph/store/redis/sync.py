@@ -16,11 +16,10 @@ from langgraph.checkpoint.redis import driver
 from langgraph.checkpoint.redis.base import client_info
 from langgraph.checkpoint.redis.driver import round_trip_sync as round_trip
 from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
-from langgraph.checkpoint.redis.scripts import check_loaded
 from langgraph.store.base import Op, Result
 
 from . import validate
-from .base import BaseRedisStore, dims_error, load_steps
+from .base import BaseRedisStore, dims_error, load_steps, loaded
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +107,7 @@ class RedisStore(BaseRedisStore):
         works without it, scanning."""
         d = self._connect()
         fo, wanted = load_steps(self._ops.cross)
-        for shas in d.fan_out(fo):
-            check_loaded(wanted, shas)
+        self._ops.max_bulk = loaded(wanted, d.fan_out(fo))
         steps = self._index_steps()
         if steps is None:
             return
