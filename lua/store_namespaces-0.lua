@@ -45,14 +45,7 @@ local function settled(b, key, names, own)
   for _, ns in ipairs(names) do wanted[ns] = true end
   for _, ns in ipairs(expiring) do
     if wanted[ns] then
-      local nk = ns_keys(ns, b)
-      expire(nk, now)
-      local next = redis.call('ZRANGE', nk.deadlines, 0, 0, 'WITHSCORES')
-      if next[2] then
-        redis.call('ZADD', due, next[2], ns)
-      else
-        redis.call('ZREM', due, ns)
-      end
+      settle(ns_keys(ns, b), now)
       gone = true
     end
   end

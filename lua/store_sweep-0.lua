@@ -25,17 +25,7 @@ local function sweep(b)
   local expiring = redis.call('ZRANGEBYSCORE', due, '-inf', now)
   if #expiring == 0 then return end
   redis.call('EXISTS', bk(b, '_fence'))
-  for _, ns in ipairs(expiring) do
-    local nk = ns_keys(ns, b)
-    removed = removed + redis.call('ZCOUNT', nk.deadlines, '-inf', now)
-    expire(nk, now)
-    local next = redis.call('ZRANGE', nk.deadlines, 0, 0, 'WITHSCORES')
-    if next[2] then
-      redis.call('ZADD', due, next[2], ns)
-    else
-      redis.call('ZREM', due, ns)
-    end
-  end
+  for _, ns in ipairs(expiring) do removed = removed + settle(ns_keys(ns, b), now) end
 end
 
 if ARGV[2] == '' then

@@ -90,7 +90,11 @@
                       the caller's); a new version when that removed anything, and the
                       namespace unlisted when that emptied it.
   expire(nk, now, n)  removes the items whose deadline has passed (at most n, all when n is nil):
-                      the key too, because a script may still see a key in its last millisecond.
+                      the key too, because a script may still see a key in its last millisecond;
+                      returns how many.
+  settle(nk, now)     expire(nk, now) whole, then the namespace's place in the bucket's due set
+                      moved to its next deadline (or out): what a reader that found it due
+                      does (store_namespaces, store_sweep); returns how many items it removed.
   spans()             the helpers of the scripts that read many namespaces, as a table F (made by
                       the scripts that need them: see above):
   F.live(prefix, list, P, pb)  the buckets a fan-out reads, as {b, listed(...)}: one server's
@@ -283,6 +287,18 @@ local function expire(nk, now, n)
     redis.call('UNLINK', nk.items .. k)
     forget(nk, k)
   end
+  return #due
+end
+
+local function settle(nk, now)
+  local removed = expire(nk, now)
+  local next = redis.call('ZRANGE', nk.deadlines, 0, 0, 'WITHSCORES')
+  if next[2] then
+    redis.call('ZADD', bk(nk.b, '_nsdue'), next[2], nk.ns)
+  else
+    redis.call('ZREM', bk(nk.b, '_nsdue'), nk.ns)
+  end
+  return removed
 end
 
 -- the helpers of the scripts that read many namespaces (store_search, store_namespaces,
