@@ -5,6 +5,7 @@ what runs, not a thread hop)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -226,3 +227,23 @@ def conformance_factory(make: Any) -> Any:
             s.close()
 
     return factory
+
+
+@asynccontextmanager
+async def opened(kind: str, url: str, **kw: Any) -> AsyncIterator[Facade]:
+    """A set-up saver of `kind` ("async" or "sync") on `url` behind the Facade, closed after."""
+    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+
+    if kind == "async":
+        saver: Any = AsyncRedisSaver(url, **kw)
+        await saver.asetup()
+    else:
+        saver = RedisSaver(url, **kw)
+        saver.setup()
+    try:
+        yield Facade(saver, kind)
+    finally:
+        if kind == "async":
+            await saver.aclose()
+        else:
+            saver.close()

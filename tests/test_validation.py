@@ -10,7 +10,7 @@ import pytest
 from langgraph.checkpoint.base import empty_checkpoint
 
 from .conftest import Backend
-from .facade import Facade
+from .facade import Facade, opened
 
 CFG: Any = {"configurable": {"thread_id": "v", "checkpoint_ns": ""}}
 
@@ -85,16 +85,7 @@ def _scripts_run(backend: Backend) -> int:
 async def test_bad_put_is_refused_before_sending(
     real_backend: Backend, kind: str, args: Any, error: type[Exception], match: str
 ) -> None:
-    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
-
-    if kind == "async":
-        saver: Any = AsyncRedisSaver(real_backend.url)
-        await saver.asetup()
-    else:
-        saver = RedisSaver(real_backend.url)
-        saver.setup()
-    s = Facade(saver, kind)
-    try:
+    async with opened(kind, real_backend.url) as s:
         before = _scripts_run(real_backend)
         with pytest.raises(error, match=match):
             await s.put(*args())
@@ -104,11 +95,6 @@ async def test_bad_put_is_refused_before_sending(
         done = await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
         got = await s.get(done)
         assert got is not None and got.checkpoint["channel_values"] == {"a": 1}
-    finally:
-        if kind == "async":
-            await saver.aclose()
-        else:
-            saver.close()
 
 
 BAD_WRITES = [
@@ -158,19 +144,10 @@ def small_server() -> Any:
 
 
 async def test_oversized_values_are_refused_up_front(small_server: Any, kind: str) -> None:
-    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
-
     big = "x" * (2 << 20)
-    if kind == "async":
-        saver: Any = AsyncRedisSaver(small_server.url)
-        await saver.asetup()
-    else:
-        saver = RedisSaver(small_server.url)
-        saver.setup()
-    s = Facade(saver, kind)
     probe = _Probe(small_server.url)
-    try:
-        assert saver._ops.max_bulk == 1 << 20  # read by setup()
+    async with opened(kind, small_server.url) as s:
+        assert s.saver._ops.max_bulk == 1 << 20  # read by setup()
         cfg: Any = {"configurable": {"thread_id": f"big-{kind}", "checkpoint_ns": ""}}
         before = probe.scripts()
         with pytest.raises(ValueError, match=r"channel 'a'.*1,048,576 bytes per value"):
@@ -186,12 +163,7 @@ async def test_oversized_values_are_refused_up_front(small_server: Any, kind: st
         got = await s.get(done)
         assert got is not None and got.pending_writes == []
         assert got.checkpoint["channel_values"] == {"a": 1}
-    finally:
-        probe.close()
-        if kind == "async":
-            await saver.aclose()
-        else:
-            saver.close()
+    probe.close()
 
 
 class _Probe:
@@ -238,36 +210,23 @@ async def test_a_refused_command_is_not_retried(real_backend: Backend, kind: str
     """A server that refuses the write (OOM under noeviction) gets it once: the error reaches
     the caller at once, nothing is re-sent (a refusal cannot succeed on retry)."""
     import redis as rp
-    from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 
-    if kind == "async":
-        saver: Any = AsyncRedisSaver(real_backend.url)
-        await saver.asetup()
-    else:
-        saver = RedisSaver(real_backend.url)
-        saver.setup()
-    s = Facade(saver, kind)
     admin = rp.Redis.from_url(real_backend.url)
 
     def attempts() -> int:  # a failed call counts in calls (and failed_calls), a rejected one not
         stats = admin.info("commandstats").get("cmdstat_evalsha", {})
         return sum(int(stats.get(k, 0)) for k in ("calls", "rejected_calls"))
 
-    try:
-        admin.config_set("maxmemory-policy", "noeviction")
-        admin.config_set("maxmemory", 1)
-        before = attempts()
-        with pytest.raises(rp.exceptions.ResponseError, match=r"OOM|maxmemory"):
-            await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
-        assert attempts() == before + 1
-    finally:
-        admin.config_set("maxmemory", 0)
-        admin.close()
-    try:
+    async with opened(kind, real_backend.url) as s:
+        try:
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            before = attempts()
+            with pytest.raises(rp.exceptions.ResponseError, match=r"OOM|maxmemory"):
+                await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
+            assert attempts() == before + 1
+        finally:
+            admin.config_set("maxmemory", 0)
+            admin.close()
         done = await s.put(CFG, _cp(), {"step": 1}, {"a": "1"})
         assert await s.get(done) is not None
-    finally:
-        if kind == "async":
-            await saver.aclose()
-        else:
-            saver.close()
