@@ -12,7 +12,7 @@
   ARGV[1..6]  the target's thread block (common.lua's thread)
   ARGV[7]  the source's value-index base ("checkpoint_by<sfx>:"): ledger values name the
            source bucket's indexes, which become the target bucket's
-  ARGV[8]  np; then np N, C pairs: every checkpoint about to be copied
+  ARGV[8]  np; then np N, C pairs: every checkpoint about to be copied (not write-only ids)
   then records, each a type letter and its fields (n: the count of the items that follow):
     L N id bytes        a log of N (logs.lua), sent before N's blob hash: it gets a new id
                         here, and the blob hash's references to it are rewritten
@@ -27,6 +27,11 @@
   sent again writes its logs again, under new ids: each namespace copied is then collected
   (delete.lua's gc_namespace), which drops the logs the first copy left unreferenced. Then the
   keys get the thread's deadline, as a write would give it.
+
+  One id may be a checkpoint on one side and write-only (writes before their checkpoint) on
+  the other: the checkpoint stays, whole, and the writes of both sides are its writes. So a
+  source's write-only id leaves the target's checkpoint of that id as it is (and out of the
+  target's write-only set), and a copied checkpoint leaves the target's write-only set.
 
   Returns the number of checkpoints the target already had.
 ]]
@@ -107,6 +112,7 @@ while i <= #ARGV do
     local cid, ledger, d, n = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
     hset_from(B.cp .. ns .. ':' .. cid, i + 6, n)
     if d == '1' then
+      redis.call('SREM', B.wo .. ns, cid)
       redis.call('ZADD', B.idx .. ns, 0, cid)
       if G.on then index(ns, cid, ledger) end
     end
@@ -118,8 +124,12 @@ while i <= #ARGV do
   else -- 'O'
     local n = tonumber(ARGV[i + 2])
     local ids = {}
-    for j = i + 3, i + 2 + n do ids[#ids + 1] = ARGV[j] end
-    call_chunked('SADD', B.wo .. ns, ids)
+    for j = i + 3, i + 2 + n do
+      if redis.call('HEXISTS', B.cp .. ns .. ':' .. ARGV[j], 'd') == 0 then
+        ids[#ids + 1] = ARGV[j]
+      end
+    end
+    if #ids > 0 then call_chunked('SADD', B.wo .. ns, ids) end
     i = i + 3 + n
   end
 end

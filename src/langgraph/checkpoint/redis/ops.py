@@ -798,8 +798,9 @@ class Operations:
             if blob_flat:
                 records += ["B", nse, len(blob_flat), *blob_flat]
             for cid_b, h, ws, ledger in cps:
-                incoming += [nse, cid_b]
                 is_cp = "1" if b"d" in h[::2] or "d" in h[::2] else "0"
+                if is_cp == "1":  # a write-only id replaces nothing: its writes are added
+                    incoming += [nse, cid_b]
                 records += ["C", nse, cid_b, ledger or "", is_cp, len(h), *h]
                 for k, wh in zip(ws[::2], ws[1::2], strict=True):
                     if wh:
