@@ -7,7 +7,7 @@ Starts two embedded Valkey 9.1 servers and a 3-master Valkey 9.1 cluster on loop
 (tests/cluster.py), and three worker processes (`--worker`), one per store: `base` (the store
 of git revision REV, checked out into a temporary worktree: the one-server figures before the
 change) on the first server, `one` (this tree) on the second, and `cluster` (this tree) on the
-cluster (`--tree`: another checkout's src/ and lua/ as `one` and `cluster`, e.g. an export of
+cluster (`--tree`: another checkout's src/ (with its Lua) as `one` and `cluster`, e.g. an export of
 the commit before a change, for its cluster figures). The workers take turns block by block
 (`--block` calls of one workload, the order of the three rotating from block to block), so all
 three meet the machine's noise at the same moments: this machine's load swings by 2x within a

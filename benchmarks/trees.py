@@ -4,8 +4,9 @@
         ...  # run a worker process with PYTHONPATH=base / "src"
 
 The checkout is a detached `git worktree` in a temporary directory, removed on exit; its
-`src/` holds that revision's package and its `lua/` the scripts that package loads
-(scripts.py finds them beside `src/`), so a worker importing from it runs the old code.
+`src/` holds that revision's package with the scripts that package loads (its own `lua/`; a
+revision from before the scripts moved into the package has them in a top-level `lua/`
+beside `src/`, where its scripts.py looks), so a worker importing from it runs the old code.
 """
 
 from __future__ import annotations

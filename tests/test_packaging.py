@@ -26,8 +26,10 @@ def test_wheel_installs_and_runs_the_seed(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "langgraph/checkpoint/redis/lua/put_checkpoint-8.lua" in names
-    assert "langgraph/checkpoint/redis/lua/includes/common.lua" in names
+    lua = "langgraph/checkpoint/redis/lua/"
+    assert lua + "checkpoint/put_checkpoint-8.lua" in names
+    assert lua + "store/store_put-2.lua" in names
+    assert lua + "includes/common.lua" in names
     assert "langgraph/checkpoint/redis/py.typed" in names
     assert not any(
         n in names for n in ("langgraph/__init__.py", "langgraph/checkpoint/__init__.py")

@@ -22,7 +22,8 @@ def test_ruff_check_and_format() -> None:
 
 
 def test_every_script_documents_keys_argv_and_return() -> None:
-    scripts = sorted((ROOT / "lua").glob("*.lua"))
+    lua = ROOT / "src/langgraph/checkpoint/redis/lua"
+    scripts = sorted(p for folder in ("checkpoint", "store") for p in (lua / folder).glob("*.lua"))
     assert len(scripts) >= 8
     for path in scripts:
         head = path.read_text().split("]]", 1)[0]

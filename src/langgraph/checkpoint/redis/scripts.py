@@ -1,10 +1,17 @@
-"""Loads the Lua scripts of `lua/` and names them by SHA.
+"""Loads the Lua scripts under `lua/` (in this package) and names them by SHA.
 
-Each file is one operation; its name ends in the number of KEYS it takes
-(`put_checkpoint-7.lua`), and a call with another number of keys is refused here, before it
-reaches the server. `--@include name` lines are replaced by `lua/includes/name.lua`. Scripts are
-called by SHA (EVALSHA); the drivers fall back to EVAL, which also re-caches the script, when the
-server answers NOSCRIPT after a restart, a failover or SCRIPT FLUSH.
+Each file is one operation, in `lua/checkpoint/` (the savers') or `lua/store/` (RedisStore's);
+its name ends in the number of KEYS it takes (`put_checkpoint-8.lua`), and a call with another
+number of keys is refused here, before it reaches the server. Operations are named by file
+name alone (`put_checkpoint`, `store_put`), whichever folder holds them.
+
+A `--@include name` line stands for `lua/includes/name.lua`, and an include may itself include
+others: `expand` splices each one in once per script, after everything it includes (a
+`local function` must be defined before the code that calls it), so a script names only the
+includes it uses itself. A cycle or a name with no file is an error when the scripts load.
+
+Scripts are called by SHA (EVALSHA); the drivers fall back to EVAL, which also re-caches the
+script, when the server answers NOSCRIPT after a restart, a failover or SCRIPT FLUSH.
 
 Scripts that take no KEYS (the fan-outs: list_buckets-0.lua, ...) build keys of many slots of
 one node. On a Redis Cluster of 7.0 or newer such a script must say so: each has a `cross`
@@ -22,14 +29,15 @@ from importlib import resources
 from pathlib import Path
 
 _INCLUDE = re.compile(r"^--@include (\w+)$", re.M)
+_INCLUDE_LINE = re.compile(r"^--@include \w+$\n?", re.M)
+
+FOLDERS = ("checkpoint", "store")
+"""The folders of `lua/` that hold scripts (one operation each); `includes/` holds the rest."""
 
 
 def _lua_dir() -> Path:
-    """The scripts ship inside the wheel; in a source checkout they are the top-level lua/."""
-    packaged = Path(str(resources.files(__package__))) / "lua"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[4] / "lua"
+    """The scripts ship inside the package (and so inside the wheel)."""
+    return Path(str(resources.files(__package__))) / "lua"
 
 
 @dataclass(frozen=True)
@@ -45,18 +53,49 @@ class Script:
 CROSS_SLOT = "#!lua flags=allow-cross-slot-keys\n"
 
 
-def _splice(text: str, includes: Path) -> str:
-    return _INCLUDE.sub(lambda m: (includes / f"{m.group(1)}.lua").read_text(), text)
+class IncludeError(ValueError):
+    """A `--@include` that names no file of the includes folder, or a cycle of includes."""
+
+
+def expand(text: str, includes: Path, where: str = "the script") -> str:
+    """`text` with each `--@include name` line replaced by the includes it brings in for the
+    first time: name's own includes first (recursively), then `includes/name.lua` itself
+    (without its `--@include` lines). An include already spliced in earlier in this text is
+    not repeated; a line whose includes are all in already becomes empty."""
+    done: set[str] = set()
+
+    def bring(name: str, chain: tuple[str, ...]) -> str:
+        if name in chain:
+            raise IncludeError(f"Lua include cycle in {where}: {' -> '.join((*chain, name))}")
+        if name in done:
+            return ""
+        path = includes / f"{name}.lua"
+        if not path.is_file():
+            by = f"includes/{chain[-1]}.lua" if chain else where
+            raise IncludeError(f"unknown Lua include {name!r} in {by}: no {path}")
+        body = path.read_text()
+        deps = "".join(bring(dep, (*chain, name)) for dep in _INCLUDE.findall(body))
+        done.add(name)
+        return deps + _INCLUDE_LINE.sub("", body)
+
+    return _INCLUDE.sub(lambda m: bring(m.group(1), ()), text)
+
+
+def _scripts(root: Path) -> list[Path]:
+    return sorted((p for f in FOLDERS for p in (root / f).glob("*.lua")), key=lambda p: p.name)
 
 
 @cache
-def load() -> dict[str, Script]:
-    """Every script by operation name (`put_checkpoint`, ...)."""
-    root = _lua_dir()
+def load(root: Path | None = None) -> dict[str, Script]:
+    """Every script by operation name (`put_checkpoint`, `store_put`, ...), from `root`
+    (`lua/` of this package unless given)."""
+    root = _lua_dir() if root is None else root
     out: dict[str, Script] = {}
-    for path in sorted(root.glob("*.lua")):
+    for path in _scripts(root):
         name, _, n = path.stem.rpartition("-")
-        source = _splice(path.read_text(), root / "includes")
+        if name in out:
+            raise RuntimeError(f"two Lua scripts are named {name!r} in {root}")
+        source = expand(path.read_text(), root / "includes", path.name)
         sha = hashlib.sha1(source.encode()).hexdigest()
         cross = None
         if int(n) == 0:
