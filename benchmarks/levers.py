@@ -22,8 +22,8 @@ from typing import Any
 
 import redis
 from langgraph.checkpoint.redis import AsyncRedisSaver
-from langgraph.checkpoint.redis.autopipe import one as send_now
 from langgraph.checkpoint.redis.embedded import EmbeddedServer
+from langgraph.checkpoint.redis.protocol import one_async as send_now
 
 from workloads import graph10, make_steps  # the harness's step plan and graph
 

@@ -1037,7 +1037,7 @@ def test_store_fence_stops_a_script_on_a_moving_slot() -> None:
     script starts and fails half way ("non local key"). Once the slot has moved, puts go
     through on its new master."""
     from langgraph.checkpoint.redis.keys import group_tag
-    from langgraph.checkpoint.redis.ops import wire
+    from langgraph.checkpoint.redis.protocol import wire
     from langgraph.store.base import PutOp
     from langgraph.store.redis import RedisStore
     from langgraph.store.redis.ops import ns_key

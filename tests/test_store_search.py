@@ -1,5 +1,5 @@
-"""RedisStore's search (lua/store_search-0.lua driven by langgraph.store.redis.ops): TTL refresh,
-the expiry mirror, the script's filter verdicts, robustness, and query results.
+"""RedisStore's search (lua/store/store_search-0.lua driven by langgraph.store.redis.ops): TTL
+refresh, the expiry mirror, the script's filter verdicts, robustness, and query results.
 
 What is checked:
 - a refreshing search re-arms exactly the items it returns (their PEXPIRETIME moves, no other
@@ -37,9 +37,9 @@ from typing import Any
 import langgraph.store.memory as memory_module
 import pytest
 import redis
-from langgraph.checkpoint.redis.driver import round_trip_sync as round_trip
 from langgraph.checkpoint.redis.keys import dec
 from langgraph.checkpoint.redis.ops import Eval, RoundTrip, _str
+from langgraph.checkpoint.redis.protocol import round_trip_sync as round_trip
 from langgraph.store.base import GetOp, ListNamespacesOp, Op, PutOp, SearchOp
 from langgraph.store.redis import RedisStore
 from langgraph.store.redis.ops import _matches, ns_key

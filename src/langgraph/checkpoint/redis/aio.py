@@ -1,66 +1,30 @@
-"""AsyncRedisSaver: the source of truth. Drives ops.py's generators with redis.asyncio."""
+"""AsyncRedisSaver: the async saver. Every rule lives in ops.py and the API in base.py; this file
+opens the redis.asyncio client (auto-pipelined: autopipe.py) and says how to wait: natively,
+and on the saver's event loop from another thread for the sync methods."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import redis.asyncio as aredis
 import redis.asyncio.cluster as acluster
 import redis.asyncio.sentinel as asentinel
-from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import (
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    DeltaChannelHistory,
-)
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 
-from . import driver
-from .autopipe import AutoPipe, one
+from . import driver, protocol
+from .autopipe import AutoPipe
 from .base import BaseRedisSaver, derived_pool_kwargs
 from .connection import speed_up, speed_up_cluster
-from .ops import (
-    Cmd,
-    Emit,
-    Eval,
-    FanOut,
-    ListOp,
-    Op,
-    RoundTrip,
-    needs_resend,
-    sent,
-)
+from .protocol import Cmd, Eval, FanOut, ListOp, Op, RoundTrip
 
 T = TypeVar("T")
 
-DEFAULT_MAX_CONNECTIONS = 64
-"""Connections of a pool we create. The pool blocks (queues) at this size rather than raising
-MaxConnectionsError, so 500 concurrent graphs wait their turn instead of failing."""
-
-
-async def pipelined(client: aredis.Redis, rt: RoundTrip) -> list[Any]:
-    """A RoundTrip's commands as one pipeline, each reply checked for NOSCRIPT; errors come
-    back as values (driver.round_trip_sync's pipeline half, also AsyncRedisStore's)."""
-    async with client.pipeline(transaction=rt.transaction) as pipe:
-        for c in rt.cmds:
-            pipe.execute_command(*sent(c, rt))
-        replies = await pipe.execute(raise_on_error=False)
-    return [
-        await one(client, c) if needs_resend(c, r) else r  # type: ignore[arg-type]
-        for c, r in zip(rt.cmds, replies, strict=True)
-    ]
-
-
-def _retry() -> Retry:
-    """What redis-py gives a client that builds its own pool, which ours does not inherit.
-    Retrying is safe: every script is idempotent (a re-put of the same id, HSETNX, deletes)."""
-    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=3)
+SYNC_REFUSAL = (
+    "AsyncRedisSaver's sync methods run only from another thread while the saver's event "
+    "loop runs; use the a* methods, or RedisSaver for sync code"
+)
 
 
 class AsyncRedisSaver(BaseRedisSaver):
@@ -78,7 +42,7 @@ class AsyncRedisSaver(BaseRedisSaver):
         self._private: aredis.Redis | None = None
         self._gate: asyncio.Semaphore | None = None
         self._driver: driver.AsyncDriver | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connecting = protocol.SingleFlight()
         self._pipe = AutoPipe()  # shared by copies (with_allowlist), like the client
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -117,70 +81,37 @@ class AsyncRedisSaver(BaseRedisSaver):
                 )
                 self._private = aredis.Redis(connection_pool=pool)
                 return self._private
-            kwargs.setdefault("retry", _retry())
+            kwargs.setdefault("retry", protocol.retry())
             pool = speed_up(
                 aredis.BlockingConnectionPool(
                     connection_class=user_pool.connection_class,
-                    max_connections=DEFAULT_MAX_CONNECTIONS,
+                    max_connections=protocol.DEFAULT_MAX_CONNECTIONS,
                     **kwargs,
                 )
             )
             self._private = aredis.Redis(connection_pool=pool)
             return self._private
-        url = str(self._redis_url)
-        if driver.is_sentinel_url(url):
-            self._private = driver.open_sentinel_async(url, self._connection_args)
-        elif self.cluster_mode:
-            self._private = speed_up_cluster(
-                acluster.RedisCluster.from_url(url, **driver.cluster_args(self._connection_args))
-            )
-        else:
-            args = {
-                "max_connections": DEFAULT_MAX_CONNECTIONS,
-                "retry": _retry(),
-                **self._connection_args,
-            }
-            pool = speed_up(aredis.BlockingConnectionPool.from_url(url, **args))
-            self._private = aredis.Redis(connection_pool=pool)
+        self._private = protocol.open_async(
+            str(self._redis_url), self._connection_args, self.cluster_mode
+        )
         return self._private
 
     async def _connect(self) -> driver.AsyncDriver:
         """First use: find out what the URL names (driver.py), then fix the driver and the
-        layout for the saver's life. Once, however many calls start together (64 concurrent
-        first calls used to probe 64 times, opening a connection each)."""
-        if self._driver is not None:
-            return self._driver
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._driver is not None:
-                return self._driver
-            return await self._connect_once()
+        layout for the saver's life; once, however many calls start together."""
+        return await self._connecting.run(lambda: self._driver, self._connect_once)
 
     async def _connect_once(self) -> driver.AsyncDriver:
-        url = self._redis_url
-        if (
-            self._user_client is None
-            and self.cluster_mode is None
-            and not driver.is_sentinel_url(url)
-            and await driver.probe_async(str(url), self._connection_args)
-        ):
-            self.cluster_mode = True
-            if self._private is not None:
-                await self._private.aclose()
-                self._private = self._client = None
-        elif (
-            self._user_client is not None
-            and self.cluster_mode is None
-            and driver.kind_of(self.client) == driver.ONE
-            and driver.cluster_enabled(await driver.cluster_info_async(self.client))
-        ):  # a plain client to a cluster node: the same options, as a cluster client
-            self.cluster_mode = True
-            if self._private is not None:
-                await self._private.aclose()
-            self._private = self._client = speed_up_cluster(
-                driver.twin_of_plain(self.client, acluster.RedisCluster)
+        if self.cluster_mode is None:
+            url = None if self._redis_url is None else str(self._redis_url)
+            twin = await protocol.cluster_twin_async(
+                url, self._connection_args, self._user_client, self.client
             )
+            if twin is not None:  # what the user named is a cluster node
+                self.cluster_mode = True
+                if self._private is not None:
+                    await self._private.aclose()
+                self._private = self._client = twin
         client = self.client
         d = driver.AsyncDriver(client, self._gated)
         d.wait = self._wait
@@ -201,8 +132,8 @@ class AsyncRedisSaver(BaseRedisSaver):
             self._driver = None
 
     async def __aenter__(self) -> AsyncRedisSaver:
-        """Binds the saver to the running loop now (`saver.loop`, as the incumbent sets it
-        here), so its sync methods work from other threads before its first a* call."""
+        """Binds the saver to the running loop now (`saver.loop`, as langgraph-checkpoint-redis
+        sets it here), so its sync methods work from other threads before its first a* call."""
         self.loop = asyncio.get_running_loop()
         return self
 
@@ -220,7 +151,7 @@ class AsyncRedisSaver(BaseRedisSaver):
         finally:
             await saver.aclose()
 
-    # -- driver --------------------------------------------------------------------------
+    # -- the driver primitives (base.py defines the API over them) ------------------------
 
     async def _one(self, c: Eval | Cmd) -> Any:
         """One command through the saver's auto-pipeline (autopipe.py)."""
@@ -246,136 +177,41 @@ class AsyncRedisSaver(BaseRedisSaver):
     async def _send(self, rt: RoundTrip) -> list[Any]:
         if len(rt.cmds) == 1 and not rt.transaction:
             return [await self._one(rt.cmds[0])]
-        return await pipelined(self.client, rt)
+        return await protocol.round_trip_async(self.client, rt)
 
-    async def _drive(self, op: Op[T]) -> T:
+    async def _arun(self, op: Op[T]) -> T:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         self._driver or await self._connect()  # the layout first: ops name keys by it
-        reply: list[Any] | None = None
-        try:
-            while True:
-                rt = op.send(reply)  # type: ignore[arg-type]
-                reply = await self._round_trip(rt)
-        except StopIteration as stop:
-            return stop.value
+        return await protocol.adrive(op, self._round_trip)
 
-    async def _drive_iter(self, op: ListOp) -> AsyncIterator[Any]:
+    async def _arun_list(self, op: ListOp) -> AsyncIterator[Any]:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
         self._driver or await self._connect()  # the layout first: ops name keys by it
-        reply: list[Any] | None = None
-        while True:
-            try:
-                msg = op.send(reply)
-            except StopIteration:
-                return
-            if isinstance(msg, Emit):
-                reply = None
-                yield msg.value
-            else:
-                reply = await self._round_trip(msg)
-
-    # -- the LangGraph API ---------------------------------------------------------------
-
-    async def asetup(self) -> None:
-        """Idempotent: checks the server, loads the scripts, records the storage format."""
-        await self._drive(self._ops.setup())
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._drive(self._ops.get_tuple(self.serde, config))
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        op = self._ops.list(self.serde, config, filter=filter, before=before, limit=limit)
-        async for item in self._drive_iter(op):
+        async for item in protocol.adrive_list(op, self._round_trip):
             yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await self._drive(
-            self._ops.put(self.serde, config, checkpoint, metadata, new_versions)
-        )
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        await self._drive(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
-
-    async def aget_delta_channel_history(
-        self, *, config: RunnableConfig, channels: Sequence[str]
-    ) -> Mapping[str, DeltaChannelHistory]:
-        return await self._drive(self._ops.delta_history(self.serde, config, channels))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await self._drive(self._ops.delete_thread(thread_id))
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._drive(self._ops.delete_for_runs(run_ids))
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self._drive(self._ops.copy_thread(source_thread_id, target_thread_id))
-
-    async def aprune(
-        self,
-        thread_ids: Sequence[str],
-        *,
-        strategy: str = "keep_latest",
-        keep_last: int | None = None,
-    ) -> None:
-        await self._drive(self._ops.prune(thread_ids, strategy, keep_last))
-
-    async def apin_thread(self, thread_id: str) -> bool:
-        """The thread stops expiring, whatever TTL any saver has, until unpinned; False when
-        the thread does not exist (nothing is marked)."""
-        return await self._drive(self._ops.thread_expiry(thread_id, "pin"))
-
-    async def aunpin_thread(self, thread_id: str) -> bool:
-        """The thread expires again: `default_ttl` from now, when this saver has a TTL."""
-        return await self._drive(self._ops.thread_expiry(thread_id, "unpin"))
-
-    async def asweep(self) -> int:
-        """Removes every expired thread's entries from the cross-thread indexes now. Not needed
-        for correctness (readers skip them, and the scripts sweep as they go); returns how many
-        checkpoints' entries were removed."""
-        return await self._drive(self._ops.sweep())
 
     # -- sync methods, for langgraph's sync API running beside the saver's loop -------------
 
-    def _sync(self, coro: Any) -> Any:
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop or not loop.is_running():
-            coro.close()
-            raise asyncio.InvalidStateError(
-                "AsyncRedisSaver's sync methods run only from another thread while the "
-                "saver's event loop runs; use the a* methods, or RedisSaver for sync code"
-            )
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
+        return protocol.on_loop(self.loop, coro, SYNC_REFUSAL)
+
+    def _run(self, op: Op[T]) -> T:
+        return self._sync(self._arun(op))
+
+    def _run_list(self, op: ListOp) -> Iterator[Any]:
+        async def collect() -> list[Any]:
+            return [t async for t in self._arun_list(op)]
+
+        return iter(self._sync(collect()))
 
     def setup(self) -> Any:
-        """`await saver.setup()` on the event loop, as AsyncPostgresSaver's and the
-        incumbent's setup is a coroutine: called where a loop runs (and it is the saver's, or
-        the saver has none yet) it returns asetup()'s awaitable. From another thread while the
-        saver's loop runs, it sets up there and returns None, like the other sync methods."""
+        """`await saver.setup()` on the event loop, as AsyncPostgresSaver's and
+        langgraph-checkpoint-redis's setup is a coroutine: called where a loop runs (and it is
+        the saver's, or the saver has none yet) it returns asetup()'s awaitable. From another
+        thread while the saver's loop runs, it sets up there and returns None, like the other
+        sync methods."""
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -383,69 +219,3 @@ class AsyncRedisSaver(BaseRedisSaver):
         if running is not None and (self.loop is None or running is self.loop):
             return self.asetup()
         return self._sync(self.asetup())
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._sync(self.aget_tuple(config))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Any:
-        async def collect() -> list[CheckpointTuple]:
-            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
-
-        return iter(self._sync(collect()))
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return self._sync(self.aput(config, checkpoint, metadata, new_versions))
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        self._sync(self.aput_writes(config, writes, task_id, task_path))
-
-    def get_delta_channel_history(
-        self, *, config: RunnableConfig, channels: Sequence[str]
-    ) -> Mapping[str, DeltaChannelHistory]:
-        return self._sync(self.aget_delta_channel_history(config=config, channels=channels))
-
-    def delete_thread(self, thread_id: str) -> None:
-        self._sync(self.adelete_thread(thread_id))
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._sync(self.adelete_for_runs(run_ids))
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._sync(self.acopy_thread(source_thread_id, target_thread_id))
-
-    def prune(
-        self,
-        thread_ids: Sequence[str],
-        *,
-        strategy: str = "keep_latest",
-        keep_last: int | None = None,
-    ) -> None:
-        self._sync(self.aprune(thread_ids, strategy=strategy, keep_last=keep_last))
-
-    def pin_thread(self, thread_id: str) -> bool:
-        return self._sync(self.apin_thread(thread_id))
-
-    def unpin_thread(self, thread_id: str) -> bool:
-        return self._sync(self.aunpin_thread(thread_id))
-
-    def sweep(self) -> int:
-        return self._sync(self.asweep())

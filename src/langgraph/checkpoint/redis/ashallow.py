@@ -1,4 +1,4 @@
-"""AsyncShallowRedisSaver (the incumbent's module name): see shallow.py."""
+"""AsyncShallowRedisSaver (langgraph-checkpoint-redis's module name): see shallow.py."""
 
 from __future__ import annotations
 

@@ -18,17 +18,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from .ops import Cmd, Eval, resend, wire
-
-
-async def one(client: Any, c: Eval | Cmd) -> Any:
-    """One command; a script the server lost (NOSCRIPT) is sent again whole."""
-    try:
-        return await client.execute_command(*wire(c))
-    except NoScriptError:
-        if not isinstance(c, Eval):
-            raise
-        return await client.execute_command(*resend(c))
+from .protocol import Cmd, Eval, one_async, resend, wire
 
 
 class Flight:
@@ -59,7 +49,7 @@ class AutoPipe:
         if not self.busy.n and not self.queue:
             self.busy.n += 1
             try:
-                return await one(client, c)
+                return await one_async(client, c)
             finally:
                 self.busy.n -= 1
         loop = asyncio.get_running_loop()
@@ -87,7 +77,7 @@ class AutoPipe:
 async def _send_batch(client: Any, batch: list[tuple[Eval | Cmd, asyncio.Future[Any]]]) -> None:
     try:
         if len(batch) == 1:
-            replies = [await one(client, batch[0][0])]
+            replies = [await one_async(client, batch[0][0])]
         else:
             async with client.pipeline(transaction=False) as pipe:
                 for c, _ in batch:

@@ -5,7 +5,7 @@ place that knows what kind of deployment is behind the client:
 
 - Which client. A URL names one server; `from_conn_string` asks it (INFO) whether it is a
   cluster node and then builds a cluster client with the same options (TLS, ACL user,
-  password); `cluster_mode=` (the incumbent's keyword) decides without asking.
+  password); `cluster_mode=` (langgraph-checkpoint-redis's keyword) decides without asking.
   `redis+sentinel://host:port,host:port/service` asks the sentinels for the master. A client
   the user built (`redis.Redis`, `redis.cluster.RedisCluster`, a Sentinel's `master_for`, and
   their asyncio twins) is used as it is, unless it decodes responses (stored values are bytes):
@@ -42,13 +42,24 @@ from redis import exceptions as rx
 
 from .keys import group_suffixes_of
 from .nodes import AsyncNodes, Link, sync_route
-from .ops import Cmd, Eval, FanOut, RoundTrip, needs_resend, resend, sent, wire
+from .protocol import (
+    Cmd,
+    Eval,
+    FanOut,
+    RoundTrip,
+    needs_resend,
+    one_async,
+    one_sync,
+    resend,
+    round_trip_sync,
+    wire,
+)
 
 RETRY_WINDOW = 30.0
 """Seconds a command refused by a moving topology is retried before the error is raised
 (a failover with the default cluster-node-timeout of 15 s fits inside)."""
 
-_BACKOFF = (0.02, 1.0)
+_BACKOFF: tuple[float, float] = (0.02, 1.0)
 
 ONE, CLUSTER, SENTINEL = "one", "cluster", "sentinel"
 
@@ -116,7 +127,7 @@ def twin_of_plain(client: Any, cls: type) -> Any:
         kw["ssl"] = True
     for k in ("db", "connection_class", "retry", "parser_class", "single_connection_client"):
         kw.pop(k, None)
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters  # the constructor's
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         kw = {k: v for k, v in kw.items() if k in params}
     kw["decode_responses"] = False
@@ -193,7 +204,7 @@ class SentinelURL:
             self.sentinel_kwargs["username"] = query["sentinel_username"]
 
 
-def open_sentinel_sync(url: str, args: dict[str, Any]) -> redis.Redis:
+def open_sentinel_sync(url: str, args: dict[str, Any]) -> Any:
     s = SentinelURL(url)
     sentinel = ssentinel.Sentinel(
         s.hosts, sentinel_kwargs=s.sentinel_kwargs or None, **{**args, **s.kwargs}
@@ -201,7 +212,7 @@ def open_sentinel_sync(url: str, args: dict[str, Any]) -> redis.Redis:
     return sentinel.master_for(s.service)
 
 
-def open_sentinel_async(url: str, args: dict[str, Any]) -> aredis.Redis:
+def open_sentinel_async(url: str, args: dict[str, Any]) -> Any:
     s = SentinelURL(url)
     sentinel = asentinel.Sentinel(
         s.hosts, sentinel_kwargs=s.sentinel_kwargs or None, **{**args, **s.kwargs}
@@ -302,7 +313,7 @@ def retryable(e: BaseException) -> bool:
 
 def _pause(attempt: int) -> float:
     lo, hi = _BACKOFF
-    return min(hi, lo * 2**attempt) * (0.5 + random.random() / 2)
+    return min(hi, lo * 2.0**attempt) * (0.5 + random.random() / 2)
 
 
 # -- fan-out targets -------------------------------------------------------------------
@@ -341,15 +352,6 @@ class Masters:
 # -- sync --------------------------------------------------------------------------------
 
 
-def one_sync(client: Any, c: Eval | Cmd, **kw: Any) -> Any:
-    try:
-        return client.execute_command(*wire(c), **kw)
-    except rx.NoScriptError:
-        if not isinstance(c, Eval):
-            raise
-        return client.execute_command(*resend(c), **kw)
-
-
 def pipeline_sync(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:
     """The commands as one pipeline (a cluster client's splits it per node); errors come back
     as values; a script the server lost is sent again whole."""
@@ -373,22 +375,6 @@ def pipeline_sync(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:
                 r = e
         out.append(r)
     return out
-
-
-def round_trip_sync(client: Any, rt: RoundTrip) -> list[Any]:
-    """One server's round trip (RedisSaver's and RedisStore's): one command alone, several as
-    one pipeline (a transaction when the round trip asks for one), each reply checked for
-    NOSCRIPT."""
-    if len(rt.cmds) == 1 and not rt.transaction:
-        return [one_sync(client, rt.cmds[0])]
-    with client.pipeline(transaction=rt.transaction) as pipe:
-        for c in rt.cmds:
-            pipe.execute_command(*sent(c, rt))
-        replies = pipe.execute(raise_on_error=False)
-    return [
-        one_sync(client, c) if needs_resend(c, r) else r
-        for c, r in zip(rt.cmds, replies, strict=True)
-    ]
 
 
 def at_once_sync(targets: list[tuple[Any, list[Eval | Cmd]]]) -> list[list[Any]]:
@@ -652,15 +638,6 @@ class SyncDriver:
 
 
 # -- async -------------------------------------------------------------------------------
-
-
-async def one_async(client: Any, c: Eval | Cmd, **kw: Any) -> Any:
-    try:
-        return await client.execute_command(*wire(c), **kw)
-    except rx.NoScriptError:
-        if not isinstance(c, Eval):
-            raise
-        return await client.execute_command(*resend(c), **kw)
 
 
 async def pipeline_async(client: Any, cmds: list[Eval | Cmd]) -> list[Any]:

@@ -30,7 +30,7 @@ from redis import exceptions as rx
 from .autopipe import AutoPipe, Flight
 from .connection import FAST
 from .keys import slot as _slot
-from .ops import Cmd, Eval
+from .protocol import Cmd, Eval
 
 NODE_MAX_CONNECTIONS = 64
 """Connections of each master's pool (as the one-server saver's pool); calls past it queue."""
@@ -107,7 +107,7 @@ class AsyncNodes:
         self._flight = Flight()  # shared by the masters' pipes (autopipe.py)
 
     def _options(self) -> tuple[type, dict[str, Any]]:
-        kw = dict(self.cluster.connection_kwargs)
+        kw: dict[str, Any] = dict(self.cluster.connection_kwargs)
         cls = FAST.get(kw.get("connection_class"), kw.get("connection_class")) or aredis.Connection
         takes = _accepted(cls)
         return cls, {k: v for k, v in kw.items() if k in takes}

@@ -6,16 +6,18 @@ round trip), receives the list of replies, and finally returns its result; `list
 commands for every server that holds a share of the data (one server, or each master of a
 cluster, given the bucket suffixes of its slots: keys.py), and receives one reply list per
 server. The async saver (aio.py) and the sync saver (sync.py) differ only in
-how they drive these generators, so they cannot drift apart (the psycopg 3 design).
+how they drive these generators, so they cannot drift apart (the psycopg 3 design). The
+round-trip types and the loops that drive them are protocol.py's.
 """
 
 from __future__ import annotations
 
+import builtins  # Operations.list shadows the type in its class body
 import random
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -29,11 +31,11 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from redis.exceptions import NoScriptError
 
-from . import codec, scripts, validate
+from . import argv, codec, scripts, validate
 from .deltas import DeltaWriter, Sent
 from .keys import KeySpace, Thread, bucket_of, dec, enc
+from .protocol import Cmd, Emit, Eval, FanOut, ListOp, Op, RoundTrip, text
 
 T = TypeVar("T")
 
@@ -65,82 +67,8 @@ LAYOUT_GONE = {
 """Layouts this version no longer reads, with what to do about data written in them."""
 
 
-class Eval(NamedTuple):
-    script: scripts.Script
-    keys: list[str]
-    args: list[Any]
-
-
-class Cmd(NamedTuple):
-    args: tuple[Any, ...]
-
-
-@dataclass
-class RoundTrip:
-    cmds: list[Eval | Cmd]
-    transaction: bool = False
-
-    def __post_init__(self) -> None:
-        # The file name carries the key count (put_checkpoint-7.lua): a caller passing another
-        # count is a bug here, caught before the server would misread KEYS and ARGV.
-        for c in self.cmds:
-            if isinstance(c, Eval) and len(c.keys) != c.script.numkeys:
-                raise AssertionError(
-                    f"{c.script.name} takes {c.script.numkeys} keys, got {len(c.keys)}"
-                )
-
-
-class Emit(NamedTuple):
-    value: Any
-
-
-@dataclass
-class FanOut:
-    """One round trip to every server holding a share of the cross-thread indexes, sent in
-    parallel. `build` gets one server's bucket suffixes ([""] on one server) and returns the
-    commands for that server; the reply is one list of replies per server, in no particular
-    order. The operations keep no state per server, so the driver may re-send a FanOut to a
-    new topology (after a failover or a slot migration) and the result is still exact."""
-
-    build: Callable[[list[str]], list[Eval | Cmd]]
-
-
-def wire(c: Eval | Cmd) -> tuple[Any, ...]:
-    """The command as sent: scripts by SHA."""
-    if isinstance(c, Eval):
-        return ("EVALSHA", c.script.sha, c.script.numkeys, *c.keys, *c.args)
-    return c.args
-
-
-def sent(c: Eval | Cmd, rt: RoundTrip) -> tuple[Any, ...]:
-    """The command as put in a pipeline. Inside a transaction a script goes whole (EVAL): a
-    NOSCRIPT there could only be re-sent after EXEC, out of order with the commands around it."""
-    if rt.transaction and isinstance(c, Eval):
-        return resend(c)
-    return wire(c)
-
-
-def resend(c: Eval) -> tuple[Any, ...]:
-    """A script the server lacks (NOSCRIPT): sent whole, which also caches it again."""
-    return ("EVAL", c.script.source, c.script.numkeys, *c.keys, *c.args)
-
-
-TOLERATED = ("INFO", "CONFIG")
-"""Commands whose refusal setup() lets through: managed services and least-privilege ACL users
-may be denied INFO and CONFIG; setup then assumes a current server and Redis's defaults."""
-
 DEFAULT_MAX_BULK = 512 * 1024 * 1024
 """Redis's default proto-max-bulk-len: the largest single argument it accepts."""
-
-
-def needs_resend(c: Eval | Cmd, reply: Any) -> bool:
-    """Checks one pipelined reply: True when it must be re-sent with `resend`; raises any
-    other error (except INFO's and CONFIG's, which setup tolerates: TOLERATED)."""
-    if isinstance(reply, NoScriptError) and isinstance(c, Eval):
-        return True
-    if isinstance(reply, Exception) and not (isinstance(c, Cmd) and c.args[0] in TOLERATED):
-        raise reply
-    return False
 
 
 def max_bulk_of(reply: Any) -> int | None:
@@ -156,10 +84,6 @@ def max_bulk_of(reply: Any) -> int | None:
         return int(values[0]) if values else None
     except (TypeError, ValueError):
         return None
-
-
-Op = Generator["RoundTrip | FanOut", list[Any], T]
-ListOp = Generator["RoundTrip | FanOut | Emit", "list[Any] | None", None]
 
 
 def _conf(config: RunnableConfig | None, what: str) -> dict[str, Any]:
@@ -343,17 +267,20 @@ class Operations:
         replays = md.get("counters_since_delta_snapshot") or {}
         packed = codec.pack_checkpoint(serde, skeleton, md)
         self.fits("put: the checkpoint with its metadata", packed)
-        head = [
-            *self._block(th),
-            cide,
-            nse,
-            packed,
-            enc(parent) if parent else "",
-            "\n".join(codec.blob_field(c, v) for c, v in checkpoint["channel_versions"].items()),
-            run_e,
-            "\n".join(enc(str(ch)) for ch in replays),
-            len(blobs),
-        ]
+        head = argv.build(
+            "put_checkpoint",
+            thread=self._block(th),
+            cid=cide,
+            ns=nse,
+            envelope=packed,
+            parent=enc(parent) if parent else "",
+            blob_fields="\n".join(
+                codec.blob_field(c, v) for c, v in checkpoint["channel_versions"].items()
+            ),
+            run=run_e,
+            replays="\n".join(enc(str(ch)) for ch in replays),
+            nblobs=len(blobs),
+        )
         tail: list[str] = []
         fields = codec.filter_fields(md)
         for i in range(0, len(fields), 2):
@@ -416,14 +343,15 @@ class Operations:
                         th.wo + nse,
                         th.fence,
                     ],
-                    [
-                        *self._block(th),
-                        cide,
-                        nse,
-                        "w:" + ke,
-                        codec.pack_task(task_id, task_path),
+                    argv.build(
+                        "put_writes",
                         *items,
-                    ],
+                        thread=self._block(th),
+                        cid=cide,
+                        ns=nse,
+                        task_field="w:" + ke,
+                        task=codec.pack_task(task_id, task_path),
+                    ),
                 )
             ]
         )
@@ -434,7 +362,7 @@ class Operations:
         return Eval(
             self.s["get_checkpoint"],
             [th.idx + nse, th.blob + nse, th.fence],
-            [*self._block(th), nse, cide, *filter_args],
+            argv.build("get_checkpoint", *filter_args, thread=self._block(th), ns=nse, cid=cide),
         )
 
     def get_tuple(
@@ -489,14 +417,15 @@ class Operations:
                     Eval(
                         self.s["list_checkpoints"],
                         [th.ns_set, th.fence],
-                        [
-                            *self._block(th),
-                            enc(ns or ""),
-                            "0" if ns is not None else "1",
-                            upper,
-                            page,
+                        argv.build(
+                            "list_checkpoints",
                             *fargs,
-                        ],
+                            thread=self._block(th),
+                            ns=enc(ns or ""),
+                            every_ns="0" if ns is not None else "1",
+                            before=upper,
+                            page=page,
+                        ),
                     )
                 ]
             )
@@ -510,7 +439,7 @@ class Operations:
         self,
         serde: SerializerProtocol,
         filter: dict[str, Any] | None,
-        fargs: list[str],
+        fargs: builtins.list[str],
         before_id: str | None,
         limit: int | None,
     ) -> ListOp:
@@ -531,10 +460,25 @@ class Operations:
         while True:
             page = min(left, PAGE) if left is not None else PAGE
             shallow = "1" if self.shallow else "0"
-            head = [self.keys.prefix, self.keys.write_prefix, upper, page, SCAN, shallow]
+            head = {
+                "prefix": self.keys.prefix,
+                "write_prefix": self.keys.write_prefix,
+                "upper": upper,
+                "page": page,
+                "budget": SCAN,
+                "shallow": shallow,
+            }
 
-            def build(sfx: list[str], head: list[Any] = head) -> list[Eval | Cmd]:
-                args = [*head, len(sfx), ",".join(sfx), len(by), *by, *fargs]
+            def build(sfx: list[str], head: dict[str, Any] = head) -> list[Eval | Cmd]:
+                args = argv.build(
+                    "list_buckets",
+                    *by,
+                    *fargs,
+                    **head,
+                    nb=len(sfx),
+                    buckets=",".join(sfx),
+                    ny=len(by),
+                )
                 return [Eval(script, [], args)]
 
             rows: list[tuple[bytes, Any]] = []
@@ -576,7 +520,7 @@ class Operations:
         serde: SerializerProtocol,
         thread_id: str,
         ns: str,
-        raw: list[Any],
+        raw: builtins.list[Any],
         learn: bool = False,
     ) -> CheckpointTuple:
         """A checkpoint as the Lua readers return it (load_tuple.lua). With `learn`, the lists
@@ -602,7 +546,7 @@ class Operations:
             config={
                 "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}
             },
-            checkpoint={**skeleton, "channel_values": values},
+            checkpoint=cast(Checkpoint, {**skeleton, "channel_values": values}),
             metadata=metadata,
             parent_config=(
                 {
@@ -641,14 +585,15 @@ class Operations:
                     Eval(
                         self.s["delta_history"],
                         [th.idx + nse, th.blob + nse, th.fence],
-                        [
-                            *self._block(th),
-                            nse,
-                            cursor,
-                            enc(cid) if cid else "",
-                            HISTORY_PAGE,
+                        argv.build(
+                            "delta_history",
                             *walking,
-                        ],
+                            thread=self._block(th),
+                            ns=nse,
+                            cursor=cursor,
+                            cid=enc(cid) if cid else "",
+                            page=HISTORY_PAGE,
+                        ),
                     )
                 ]
             )
@@ -677,7 +622,7 @@ class Operations:
 
     # -- deletion, pruning, copying ------------------------------------------------------
 
-    def _thread_args(self, th: Thread) -> tuple[list[str], list[Any]]:
+    def _thread_args(self, th: Thread) -> tuple[builtins.list[str], builtins.list[Any]]:
         return [th.ns_set, self.keys.all_in(self._sfx(th)), th.fence], self._block(th)
 
     def delete_thread(self, thread_id: str) -> Op[None]:
@@ -695,7 +640,8 @@ class Operations:
         script = self._fan("run_members")
 
         def build(sfx: list[str]) -> list[Eval | Cmd]:
-            return [Eval(script, [], [self.keys.prefix, len(runs), *runs, *sfx])]
+            args = argv.build("run_members", *runs, *sfx, prefix=self.keys.prefix, nr=len(runs))
+            return [Eval(script, [], args)]
 
         by_thread: dict[str, list[str]] = defaultdict(list)
         for (members,) in (yield FanOut(build)):
@@ -707,16 +653,18 @@ class Operations:
         cmds: list[Eval | Cmd] = []
         for t, pairs in by_thread.items():
             keys, args = self._thread_args(self.keys.thread_from_tag(t, self.cluster))
-            cmds.append(Eval(self.s["delete_checkpoints"], keys, [*args, *pairs]))
+            args = argv.build("delete_checkpoints", *pairs, thread=args)
+            cmds.append(Eval(self.s["delete_checkpoints"], keys, args))
         yield RoundTrip(cmds)
 
     def prune(
         self, thread_ids: Sequence[str], strategy: str = "keep_latest", keep_last: int | None = None
     ) -> Op[None]:
-        """One script call per thread, all in one round trip. `keep_last` (the incumbent's
-        keyword) overrides `strategy`: N keeps the N latest checkpoints of each namespace, 0
-        deletes the thread. strategy="keep_last" (the incumbent's callers pass it with
-        keep_last=N) is read as keep_last's own."""
+        """One script call per thread, all in one round trip. `keep_last`
+        (langgraph-checkpoint-redis's keyword) overrides `strategy`: N keeps the N latest
+        checkpoints of each namespace, 0 deletes the thread. strategy="keep_last"
+        (langgraph-checkpoint-redis's callers pass it with keep_last=N) is read as keep_last's
+        own."""
         if strategy == "keep_last" and keep_last is not None:
             strategy = "keep_latest"
         if strategy not in ("keep_latest", "delete"):
@@ -738,7 +686,8 @@ class Operations:
             if keep_last == 0:
                 cmds.append(Eval(self.s["delete_thread"], keys, args))
             else:
-                cmds.append(Eval(self.s["prune_thread"], keys, [*args, keep_last]))
+                args = argv.build("prune_thread", thread=args, keep_last=keep_last)
+                cmds.append(Eval(self.s["prune_thread"], keys, args))
         yield RoundTrip(cmds)
         if self.deltas is not None and keep_last == 0:
             for tid in thread_ids:
@@ -747,10 +696,16 @@ class Operations:
     # -- expiry --------------------------------------------------------------------------
 
     def thread_expiry(self, thread_id: str, mode: str) -> Op[bool]:
-        """pin / unpin (thread_expiry-1.lua); True when the thread exists."""
+        """pin / unpin (thread_expiry-2.lua); True when the thread exists."""
         th = self.keys.thread(thread_id, self.cluster)
         (found,) = yield RoundTrip(
-            [Eval(self.s["thread_expiry"], [th.ns_set, th.fence], [*self._block(th), mode])]
+            [
+                Eval(
+                    self.s["thread_expiry"],
+                    [th.ns_set, th.fence],
+                    argv.build("thread_expiry", thread=self._block(th), mode=mode),
+                )
+            ]
         )
         return bool(found)
 
@@ -763,7 +718,14 @@ class Operations:
         script = self._fan("sweep_buckets")
 
         def build(sfx: list[str]) -> list[Eval | Cmd]:
-            return [Eval(script, [], [self.keys.prefix, self.keys.write_prefix, budget, *sfx])]
+            args = argv.build(
+                "sweep_buckets",
+                *sfx,
+                prefix=self.keys.prefix,
+                write_prefix=self.keys.write_prefix,
+                budget=budget,
+            )
+            return [Eval(script, [], args)]
 
         for _ in range(SWEEP_CALLS):
             due = False
@@ -813,7 +775,14 @@ class Operations:
                 Eval(
                     self.s["import_thread"],
                     [dst.ns_set, dst.fence],
-                    [*self._block(dst), src_by, len(incoming) // 2, *incoming, *records],
+                    argv.build(
+                        "import_thread",
+                        *incoming,
+                        *records,
+                        thread=self._block(dst),
+                        source_by=src_by,
+                        np=len(incoming) // 2,
+                    ),
                 )
             ]
         )
@@ -871,5 +840,4 @@ def _member(cide: Any, t: Any, nse: Any) -> bytes:
     return b"\n".join((_bytes(cide), _bytes(t), _bytes(nse)))
 
 
-def _str(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_str = text  # the name the stores' modules import

@@ -1,7 +1,7 @@
 """The shallow savers: each thread and namespace keeps its latest checkpoint only.
 
 Same storage and scripts as the full savers; the put script prunes the namespace to the new
-checkpoint in the same atomic call (lua/put_checkpoint-7.lua), so a reader never sees two
+checkpoint in the same atomic call (lua/checkpoint/put_checkpoint-8.lua), so a reader never sees two
 latest checkpoints or a checkpoint without its values. Pending writes of the latest survive
 (interrupts and resumes work). A graph with DeltaChannel also keeps the ancestors its latest
 checkpoint replays (lua/includes/prune.lua); those are never listed.
@@ -15,7 +15,7 @@ from .sync import RedisSaver
 
 
 def drop_cache_sizes(kwargs: dict[str, Any]) -> None:
-    """The incumbent's shallow savers size two client-side key caches
+    """langgraph-checkpoint-redis's shallow savers size two client-side key caches
     (`key_cache_max_size`, `channel_cache_max_size`); ours build no such cache (a step is one
     script call that names its keys itself), so the arguments are accepted, checked and
     dropped: its users' constructor calls work unchanged."""

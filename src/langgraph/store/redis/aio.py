@@ -8,20 +8,23 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aredis
 import redis.asyncio.cluster as acluster
-from langgraph.checkpoint.redis import driver
-from langgraph.checkpoint.redis.aio import one, pipelined
-from langgraph.checkpoint.redis.base import aclient_info
+from langgraph.checkpoint.redis import driver, protocol
 from langgraph.checkpoint.redis.connection import speed_up_cluster
-from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
+from langgraph.checkpoint.redis.protocol import FanOut, RoundTrip, aclient_info, one_async
 from langgraph.store.base import Op, Result
 from redis.exceptions import ResponseError
 
-from . import validate
 from .base import BaseRedisStore, dims_error, load_steps, loaded
+from .ftindex import Step, as_command
+from .ops import Both
 
 log = logging.getLogger(__name__)
+
+SYNC_REFUSAL = (
+    "AsyncRedisStore's sync methods run only from another thread while its event "
+    "loop runs; use the a* methods, or RedisStore in sync code"
+)
 
 
 class AsyncRedisStore(BaseRedisStore):
@@ -37,17 +40,14 @@ class AsyncRedisStore(BaseRedisStore):
             user = self._private
         self._client: Any = user
         self._driver: driver.AsyncDriver | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._connecting = protocol.SingleFlight()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def client(self) -> Any:
         if self._client is None:
             url = str(self._redis_url)
-            if driver.is_sentinel_url(url):
-                self._private = driver.open_sentinel_async(url, self._connection_args)
-            else:
-                self._private = aredis.Redis.from_url(url, **self._connection_args)
+            self._private = protocol.open_async(url, self._connection_args, None)
             self._client = self._private
         return self._client
 
@@ -55,38 +55,22 @@ class AsyncRedisStore(BaseRedisStore):
         """First use (once, however many tasks start together): a URL or a plain client that
         names a cluster node gets a cluster client with the same options (driver.py), and the
         store the cluster's layout."""
-        if self._driver is not None:
-            return self._driver
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            if self._driver is not None:
-                return self._driver
-            url, args = self._redis_url, self._connection_args
-            client = self.client
-            if (
-                self._user_client is None
-                and not driver.is_sentinel_url(url)
-                and await driver.probe_async(str(url), args)
-            ):
-                await self._private.aclose()
-                self._private = self._client = speed_up_cluster(
-                    acluster.RedisCluster.from_url(str(url), **driver.cluster_args(args))
-                )
-            elif (
-                self._user_client is not None
-                and driver.kind_of(client) == driver.ONE
-                and driver.cluster_enabled(await driver.cluster_info_async(client))
-            ):
-                self._private = self._client = speed_up_cluster(
-                    driver.twin_of_plain(client, acluster.RedisCluster)
-                )
-            d = driver.AsyncDriver(self.client, self._round_trip)
-            await d.start()
-            self._ops.cluster = d.kind == driver.CLUSTER
-            self._ops.cross = d.cross
-            self._driver = d
-            return d
+        return await self._connecting.run(lambda: self._driver, self._connect_once)
+
+    async def _connect_once(self) -> driver.AsyncDriver:
+        url = None if self._redis_url is None else str(self._redis_url)
+        args, user = self._connection_args, self._user_client
+        twin = await protocol.cluster_twin_async(url, args, user, self.client)
+        if twin is not None:  # what the user named is a cluster node
+            if user is None and self._private is not None:
+                await self._private.aclose()  # the URL's plain client, ours
+            self._private = self._client = twin
+        d = driver.AsyncDriver(self.client, self._round_trip)
+        await d.start()
+        self._ops.cluster = d.kind == driver.CLUSTER
+        self._ops.cross = d.cross
+        self._driver = d
+        return d
 
     @classmethod
     @asynccontextmanager
@@ -121,7 +105,7 @@ class AsyncRedisStore(BaseRedisStore):
             if self._user_client is None or self._client is not self._user_client:
                 self._client = None
 
-    async def setup(self) -> None:  # type: ignore[override]
+    async def setup(self) -> None:
         """Loads the scripts (on every master of a cluster), and readies the server's vector
         index where there is one and the store has an `index` (idempotent). The store also
         works without it, scanning."""
@@ -131,39 +115,27 @@ class AsyncRedisStore(BaseRedisStore):
         steps = self._index_steps()
         if steps is None:
             return
-        reply: Any = None
-        try:
-            while True:
-                step = steps.send(reply)
-                try:
-                    reply = await one(self.client, step if isinstance(step, Eval) else Cmd(step))
-                except ResponseError as e:
-                    reply = e
-        except StopIteration as stop:
-            self._ops.knn = stop.value
+
+        async def ask(step: Step) -> Any:  # a refusal is an answer (RedisStore.setup)
+            try:
+                return await one_async(self.client, as_command(step))
+            except ResponseError as e:
+                return e
+
+        self._ops.knn = await protocol.adrive(steps, ask)
 
     asetup = setup
 
     # -- TTL: Redis expires the items; these remove their entries now (store_sweep-0.lua) ------
 
-    async def sweep_ttl(self) -> int:  # type: ignore[override]
+    async def sweep_ttl(self) -> int:
         """Removes the entries of every expired item now, in one call per master; returns how
         many items' entries it removed (RedisStore.sweep_ttl: never needed for
         correctness)."""
-        d = await self._connect()
-        op = self._ops.sweep()
-        reply: Any = None
-        try:
-            while True:
-                step = op.send(reply)
-                if isinstance(step, FanOut):
-                    reply = await d.fan_out(step)
-                else:
-                    reply = await d.round_trip(step)
-        except StopIteration as stop:
-            return stop.value
+        await self._connect()
+        return await protocol.adrive(self._ops.sweep(), self._step)
 
-    async def start_ttl_sweeper(  # type: ignore[override]
+    async def start_ttl_sweeper(
         self, sweep_interval_minutes: float | None = None
     ) -> asyncio.Task[None]:
         """Runs sweep_ttl() every `sweep_interval_minutes` (else the TTLConfig's, else 5) as a
@@ -185,7 +157,7 @@ class AsyncRedisStore(BaseRedisStore):
         self._sweeper = asyncio.get_running_loop().create_task(run())
         return self._sweeper
 
-    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+    async def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stops the sweeper task; True once it has stopped (or none ran), False if it did
         not stop within `timeout` seconds."""
         task = self._sweeper
@@ -199,70 +171,51 @@ class AsyncRedisStore(BaseRedisStore):
         self._sweeper = None
         return True
 
-    async def set_client_info(self) -> None:  # type: ignore[override]
+    async def set_client_info(self) -> None:
         """Names this library to the server (CLIENT SETINFO LIB-NAME) on a connection of the
-        store's client, as the incumbent's (awaitable) method does."""
+        store's client, as langgraph-checkpoint-redis's (awaitable) method does."""
         await aclient_info(self.client)
 
     aset_client_info = set_client_info
 
     async def _round_trip(self, rt: RoundTrip) -> list[Any]:
         """One server's round trip (the driver's `send`)."""
-        if len(rt.cmds) == 1:
-            return [await one(self.client, rt.cmds[0])]
-        return await pipelined(self.client, rt)
+        return await protocol.round_trip_async(self.client, rt)
+
+    async def _step(self, step: RoundTrip | FanOut | Both) -> Any:
+        """One message of a store operation: straight to the client on one server (as the
+        driver would send it), else a slot's round trip, a fan-out to every master, or both
+        at once (a cluster's reads of one slot and of every master)."""
+        d = self._driver or await self._connect()
+        if isinstance(step, RoundTrip):
+            if d.kind == driver.ONE:
+                return await self._round_trip(step)
+            return await d.round_trip(step)
+        if isinstance(step, FanOut):
+            return await d.fan_out(step)
+        got = await asyncio.gather(
+            d.round_trip(step.rt), d.fan_out(step.fo), return_exceptions=True
+        )
+        for x in got:
+            if isinstance(x, BaseException):
+                raise x
+        return tuple(got)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         if self.loop is None:
             self.loop = asyncio.get_running_loop()
-        ops = list(ops)
-        validate.ops(ops)  # before anything is embedded or sent
-        texts = self._texts(ops)
-        vectors, dims = None, 0
-        if texts:
-            assert self.embeddings is not None
-            docs = await self.embeddings.aembed_documents(list(texts))
-            vectors, dims = self._pack_vectors(texts, docs)
-        qs = self._queries(ops)
-        embedded = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in qs))  # type: ignore[union-attr]
-        d = await self._connect()
-        gen = self._ops.batch(ops, vectors, dict(zip(qs, embedded, strict=True)), dims)
-        one_server = d.kind == driver.ONE  # round trips straight to ours, as the driver sends them
-        reply: Any = None
+        todo, texts, queries = self._plan(ops)
+        emb = self.embeddings  # None: texts and queries are empty
+        docs = await emb.aembed_documents(list(texts)) if emb is not None and texts else []
+        vectors = await asyncio.gather(*(emb.aembed_query(q) for q in queries)) if emb else []
+        await self._connect()
+        gen = self._batch_op(todo, texts, docs, queries, list(vectors))
         try:
-            while True:
-                step = gen.send(reply)
-                try:
-                    if one_server:
-                        reply = await self._round_trip(step)  # type: ignore[arg-type]
-                    elif isinstance(step, RoundTrip):
-                        reply = await d.round_trip(step)
-                    elif isinstance(step, FanOut):
-                        reply = await d.fan_out(step)
-                    else:  # both at once: a cluster's reads of one slot and of every master
-                        got = await asyncio.gather(
-                            d.round_trip(step.rt), d.fan_out(step.fo), return_exceptions=True
-                        )
-                        for x in got:
-                            if isinstance(x, BaseException):
-                                raise x
-                        reply = tuple(got)
-                except ResponseError as e:
-                    if (err := dims_error(e)) is e:
-                        raise
-                    raise err from None
-        except StopIteration as stop:
-            return stop.value
+            return await protocol.adrive(gen, self._step)
+        except ResponseError as e:
+            if (err := dims_error(e)) is e:
+                raise
+            raise err from None
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop or not loop.is_running():
-            raise asyncio.InvalidStateError(
-                "AsyncRedisStore's sync methods run only from another thread while its event "
-                "loop runs; use the a* methods, or RedisStore in sync code"
-            )
-        return asyncio.run_coroutine_threadsafe(self.abatch(ops), loop).result()
+        return protocol.on_loop(self.loop, self.abatch(ops), SYNC_REFUSAL)

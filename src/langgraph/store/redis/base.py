@@ -4,11 +4,12 @@ what a batch puts and searches (done by the drivers, sync or async, before the r
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any, Literal
 
 from langgraph.checkpoint.redis.base import warn_unknown_ttl_keys
-from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK, Cmd, Eval, FanOut, max_bulk_of
+from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK, max_bulk_of
+from langgraph.checkpoint.redis.protocol import Cmd, Eval, FanOut
 from langgraph.checkpoint.redis.scripts import Script, check_loaded, to_load
 from langgraph.store.base import (
     BaseStore,
@@ -22,8 +23,8 @@ from langgraph.store.base import (
     tokenize_path,
 )
 
-from . import ftindex
-from .ops import StoreOps
+from . import ftindex, validate
+from .ops import Spread, StoreOps
 from .vectors import DEFAULT_CACHE_BYTES, VectorCache
 
 Texts = dict[str, list[tuple[tuple[str, ...], str, str]]]
@@ -63,7 +64,12 @@ def dims_error(e: Exception) -> Exception:
 
 
 class BaseRedisStore(BaseStore):
+    """What RedisStore and AsyncRedisStore share: construction arguments, the operations
+    object (ops.py), the index and TTL configuration, and embedding the texts of a batch."""
+
     supports_ttl = True
+    client: Any
+    """The redis-py client every command goes through (sync.py's and aio.py's own)."""
 
     def __init__(
         self,
@@ -81,15 +87,15 @@ class BaseRedisStore(BaseStore):
         vector_cache_mb: float = DEFAULT_CACHE_BYTES / (1 << 20),
         vector_index: Literal["auto", "scan"] = "auto",
     ) -> None:
-        """`conn`: a URL or a client, as the first argument (`RedisStore(client)` as the
-        incumbent takes it, `RedisStore("redis://...")`), or say which with `redis_url=` /
-        `redis_client=`.
+        """`conn`: a URL or a client, as the first argument (`RedisStore(client)` as
+        langgraph-checkpoint-redis takes it, `RedisStore("redis://...")`), or say which with
+        `redis_url=` / `redis_client=`.
         `store_prefix` (or `prefix`, the same): the first part of every key name ("store").
-        `vector_prefix` is the incumbent's name for where its vector documents live; here an
-        item's vectors are kept in keys under the store prefix (`<prefix>_vec:{N}`), so it is
-        accepted, kept as `.vector_prefix` and changes nothing.
-        `cluster_mode`: accepted for the incumbent's callers; the store finds out itself
-        whether the URL or client names a cluster node.
+        `vector_prefix` is langgraph-checkpoint-redis's name for where its vector documents
+        live; here an item's vectors are kept in keys under the store prefix
+        (`<prefix>_vec:{N}`), so it is accepted, kept as `.vector_prefix` and changes nothing.
+        `cluster_mode`: accepted for langgraph-checkpoint-redis's callers; the store finds out
+        itself whether the URL or client names a cluster node.
         `vector_cache_mb`: how much of namespaces' vectors a query may keep in this process
         (0: none), so an unchanged namespace's vectors are not sent again (vectors.py).
         `vector_index`: "auto" lets setup() create and use the server's vector index where
@@ -125,9 +131,10 @@ class BaseRedisStore(BaseStore):
         if ttl is not None:
             if not isinstance(ttl, dict):
                 raise TypeError(f"ttl must be a dict (TTLConfig), got {type(ttl).__name__}")
-            warn_unknown_ttl_keys(ttl)
+            warn_unknown_ttl_keys(dict(ttl))
         self.ttl_config = ttl
-        self.index_config = dict(index) if index else None
+        # a plain dict: the store adds its own "__tokenized_fields" entry to the user's config
+        self.index_config: dict[str, Any] | None = dict(index) if index else None
         self.embeddings = None
         if self.index_config:
             self.embeddings = ensure_embeddings(self.index_config.get("embed"))
@@ -151,17 +158,20 @@ class BaseRedisStore(BaseStore):
 
     @property
     def _redis(self) -> Any:
-        """The client (the incumbent's attribute name, which its users' code reaches for)."""
-        return self.client  # type: ignore[attr-defined]
+        """The client (langgraph-checkpoint-redis's attribute name, which its users' code
+        reaches for)."""
+        return self.client
 
     @property
     def _owns_client(self) -> bool:
-        """Whether the store opened its client (and closes it): the incumbent's attribute."""
+        """Whether the store opened its client (and closes it): langgraph-checkpoint-redis's
+        attribute."""
         return self._user_client is None
 
     @property
     def store_prefix(self) -> str:
-        """The first part of every key name of this store (the incumbent's attribute)."""
+        """The first part of every key name of this store (langgraph-checkpoint-redis's
+        attribute)."""
         return self._ops.prefix
 
     def sweep_interval(self, minutes: float | None) -> float:
@@ -229,6 +239,27 @@ class BaseRedisStore(BaseStore):
         if not self.index_config or self.vector_index != "auto" or self._ops.cluster:
             return None
         return ftindex.setup_steps(self._ops.prefix, int(self.index_config["dims"]))
+
+    def _plan(self, ops: Iterable[Op]) -> tuple[list[Op], Texts, list[str]]:
+        """A batch's ops, checked before anything is embedded or sent (validate.py), with the
+        texts its puts index and the queries its searches embed (both empty without an
+        `index`). The sync and async stores then embed them, each its own way."""
+        ops = list(ops)
+        validate.ops(ops)
+        return ops, self._texts(ops), self._queries(ops)
+
+    def _batch_op(
+        self,
+        ops: list[Op],
+        texts: Texts,
+        docs: list[list[float]],
+        queries: list[str],
+        vectors: list[list[float]],
+    ) -> Spread:
+        """The batch's operation (ops.py), given the embeddings of `texts` (`docs`) and of
+        `queries` (`vectors`), in their order."""
+        packed, dims = self._pack_vectors(texts, docs) if texts else (None, 0)
+        return self._ops.batch(ops, packed, dict(zip(queries, vectors, strict=True)), dims)
 
     def _queries(self, ops: list[Op]) -> list[str]:
         if not (self.index_config and self.embeddings):

@@ -12,14 +12,14 @@ per namespace prefix of N, a hash of it, for prefix searches), s (the item's seq
 namespace's first seq): the index finds candidates, the script scores them again in float64
 and orders them as InMemoryStore does (best vector, ties in insertion order).
 
-A query is one call of lua/store_knn-0.lua: the index's top k (in float32), scored again in
+A query is one call of lua/store/store_knn-0.lua: the index's top k (in float32), scored again in
 float64 in the script, the page read and re-armed there. The page is trusted only when a gap
 separates its last item from anything the index did not return (1 - the k-th distance, with a
 margin); otherwise, or when items without vectors would fill the page, the query scans. So the
 results are the scan's.
 
 Setup: FT.CREATE when the index is missing, the marker set, then the vectors already stored
-get their documents (lua/store_vindex-0.lua, a few namespaces per call). An index with other
+get their documents (lua/store/store_vindex-0.lua, a few namespaces per call). An index with other
 dimensions is refused: the stored vectors and the embedding function disagree."""
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from langgraph.checkpoint.redis import scripts
-from langgraph.checkpoint.redis.ops import Eval, _str
+from langgraph.checkpoint.redis.protocol import Cmd, Eval
+from langgraph.checkpoint.redis.protocol import text as _str
 
 MARGIN = 16  # documents asked for beyond offset + limit
 GAP = 1e-5  # float32 distances against float64 scores
@@ -100,6 +101,11 @@ def dims_of(info: Any) -> int | None:
 
 
 Step = tuple[Any, ...] | Eval
+
+
+def as_command(step: Step) -> Eval | Cmd:
+    """A setup step as a command to send: a script call as it is, other words as a Cmd."""
+    return step if isinstance(step, Eval) else Cmd(step)
 
 
 def setup_steps(prefix: str, dims: int) -> Generator[Step, Any, int]:

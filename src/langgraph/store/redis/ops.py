@@ -24,11 +24,13 @@ from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from langgraph.checkpoint.redis import scripts
+from langgraph.checkpoint.redis import argv, scripts
 from langgraph.checkpoint.redis.keys import dec, enc, group_suffixes, group_tag
-from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK, Cmd, Eval, FanOut, RoundTrip, _str
+from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK
+from langgraph.checkpoint.redis.protocol import Cmd, Eval, FanOut, RoundTrip
+from langgraph.checkpoint.redis.protocol import text as _str
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -55,9 +57,6 @@ SPANNING = frozenset({"store_search", "store_namespaces"})
 """The scripts that read every namespace of the buckets they are given: on a cluster, a FanOut
 (one call per master)."""
 Searched = tuple[list[SearchItem], list[Eval]]
-
-# the fan-outs' ARGV, 0-based: both take the buckets, P and P's bucket; then store_search-0.lua's
-_BUCKETS, _P, _PBUCKET, _MODE, _REFRESH, _STOP = 1, 2, 3, 4, 7, 8
 
 
 @dataclass
@@ -156,7 +155,7 @@ class StoreOps:
     def unpack(self, typed: Any) -> dict[str, Any]:
         """A stored value: [serde type, serde bytes] as the scripts return them."""
         vtype, vbytes = typed
-        return self.serde.loads_typed((_str(vtype), vbytes))
+        return cast("dict[str, Any]", self.serde.loads_typed((_str(vtype), vbytes)))
 
     # -- a batch ---------------------------------------------------------------------
 
@@ -199,7 +198,7 @@ class StoreOps:
                 puts[(tuple(op.namespace), op.key)] = op
             else:
                 raise ValueError(f"Unknown operation type: {type(op)}")
-        writes: list[Eval] = []
+        writes: list[Eval | Cmd] = []
         if reads:
             replies = yield RoundTrip([e for _, _, e in reads])
             searches: dict[int, Generator[RoundTrip, list[Any], Searched]] = {}
@@ -234,16 +233,17 @@ class StoreOps:
                     Eval(
                         self.s["store_put"],
                         [self.item_key(nse, key), self.fence_of(nse)],
-                        [
-                            nse,
-                            enc(key),
-                            vbytes,
-                            ttl_ms,
-                            (vectors or {}).get((namespace, key), b""),
-                            vtype,
-                            dims if (namespace, key) in (vectors or {}) else 0,
-                            stamp() if self.cluster else 0,
-                        ],
+                        argv.build(
+                            "store_put",
+                            ns=nse,
+                            key=enc(key),
+                            value=vbytes,
+                            ttl=ttl_ms,
+                            vectors=(vectors or {}).get((namespace, key), b""),
+                            type=vtype,
+                            dims=dims if (namespace, key) in (vectors or {}) else 0,
+                            stamp=stamp() if self.cluster else 0,
+                        ),
                     )
                 )
             replies = yield RoundTrip(cmds)
@@ -266,7 +266,7 @@ class StoreOps:
             try:
                 rt = batch.send(reply)
             except StopIteration as stop:
-                return stop.value
+                return cast("list[Result]", stop.value)
             spans = {
                 i
                 for i, c in enumerate(rt.cmds)
@@ -276,7 +276,11 @@ class StoreOps:
                 reply = yield rt
                 continue
             calls: list[Eval] = [rt.cmds[i] for i in sorted(spans)]  # type: ignore[misc]
-            fo = FanOut(lambda sfxs, calls=calls: [self._on_master(c, sfxs) for c in calls])
+
+            def build(sfxs: list[str], calls: list[Eval] = calls) -> list[Eval | Cmd]:
+                return [self._on_master(c, sfxs) for c in calls]
+
+            fo = FanOut(build)
             rest = [c for i, c in enumerate(rt.cmds) if i not in spans]
             if rest:
                 got, per_master = yield Both(RoundTrip(rest), fo)
@@ -290,13 +294,14 @@ class StoreOps:
         """A spanning call for one master: its flagged twin where the servers take flags
         (scripts.py; Redis 6.2 lets a script read any key of its node), the master's buckets
         and P's. A search re-arms nothing there (ARGV[8] "0"): one master cannot know the
-        page, so the merge's reader re-arms what it returns (ops._search)."""
+        page, so the merge's reader re-arms what it returns (ops._search). Both scripts take
+        the buckets, P and P's bucket in the same slots (argv.py)."""
         args = list(c.args)
-        args[_BUCKETS] = self._groups_of(sfxs)
-        if args[_P]:
-            args[_PBUCKET] = ":" + group_tag(args[_P])
+        args[argv.BUCKETS] = self._groups_of(sfxs)
+        if args[argv.NS_PREFIX]:
+            args[argv.PREFIX_BUCKET] = ":" + group_tag(args[argv.NS_PREFIX])
         if c.script.name == "store_search":
-            args[_REFRESH] = "0"
+            args[argv.SEARCH_REFRESH] = "0"
         return Eval((self.cross and c.script.cross) or c.script, [], args)
 
     def _groups_of(self, sfxs: list[str]) -> str:
@@ -333,21 +338,32 @@ class StoreOps:
         ZSCORE unless most namespaces are outside the prefix (the client drops those,
         _namespaces)."""
         nsp = ns_key(_head(op)[0]) if self.cluster else ""
-        return Eval(self.s["store_namespaces"], [], [self.prefix, "", nsp, ""])
+        args = argv.build(
+            "store_namespaces", prefix=self.prefix, buckets="", ns_prefix=nsp, prefix_bucket=""
+        )
+        return Eval(self.s["store_namespaces"], [], args)
 
     def sweep(self) -> Generator[RoundTrip | FanOut, Any, int]:
         """sweep_ttl(): store_sweep on one server, or on every master for its buckets at once;
         returns how many expired items' entries were removed."""
         script = self.s["store_sweep"]
         if not self.cluster:
-            (n,) = yield RoundTrip([Eval(script, [], [self.prefix, ""])])
+            (n,) = yield RoundTrip(
+                [Eval(script, [], argv.build("store_sweep", prefix=self.prefix, buckets=""))]
+            )
             if isinstance(n, Exception):
                 raise n
             return int(n)
 
         def build(sfxs: list[str]) -> list[Eval | Cmd]:
             flagged = (self.cross and script.cross) or script
-            return [Eval(flagged, [], [self.prefix, self._groups_of(sfxs)])]
+            return [
+                Eval(
+                    flagged,
+                    [],
+                    argv.build("store_sweep", prefix=self.prefix, buckets=self._groups_of(sfxs)),
+                )
+            ]
 
         per_master = yield FanOut(build)
         return sum(int(m[0]) for m in per_master)
@@ -359,7 +375,13 @@ class StoreOps:
             keys = [f"{self.prefix}:{group_tag(nse)}{nse}:{enc(key)}", self.fence_of(nse)]
         else:
             keys = [f"{self.prefix}:{{{nse}}}:{enc(key)}", self._fence]
-        args = ["1" if refresh else "0", nse, enc(key), "1" if query else "0"]
+        args = argv.build(
+            "store_get",
+            refresh="1" if refresh else "0",
+            ns=nse,
+            key=enc(key),
+            query="1" if query else "0",
+        )
         return Eval(self.s["store_get"], keys, args)
 
     # -- results ---------------------------------------------------------------------
@@ -387,21 +409,22 @@ class StoreOps:
         return Eval(
             self.s["store_search"],
             [],
-            [
-                self.prefix,
-                "",  # one server's bucket (_on_master names a master's, and P's)
-                nsp,
-                "",
-                ("verify" if verify else "rank") if scored else "page",
-                max(op.offset, 0),
-                max(op.limit, 0),
-                "1" if op.refresh_ttl else "0",
-                "1",
-                "1" if whole else "0",
-                len(cached) // 2,
+            argv.build(
+                "store_search",
                 *cached,
                 *triples,
-            ],
+                prefix=self.prefix,
+                buckets="",  # one server's bucket (_on_master names a master's, and P's)
+                ns_prefix=nsp,
+                prefix_bucket="",
+                mode=("verify" if verify else "rank") if scored else "page",
+                offset=max(op.offset, 0),
+                limit=max(op.limit, 0),
+                refresh="1" if op.refresh_ttl else "0",
+                stop="1",
+                whole="1" if whole else "0",
+                ncached=len(cached) // 2,
+            ),
         )
 
     def _knn_call(self, op: SearchOp, query: Any) -> Eval:
@@ -418,19 +441,20 @@ class StoreOps:
         return Eval(
             self.s["store_knn"],
             [],
-            [
-                self.prefix,
-                ftindex.index_name(self.prefix),
-                ftindex.knn_query(nsp, k),
-                q.astype("<f4").tobytes(),
-                q.tobytes(),
-                k,
-                max(op.offset, 0),
-                max(op.limit, 0),
-                "1" if op.refresh_ttl else "0",
-                repr(ftindex.GAP),
-                nsp,
-            ],
+            argv.build(
+                "store_knn",
+                prefix=self.prefix,
+                index=ftindex.index_name(self.prefix),
+                ft_query=ftindex.knn_query(nsp, k),
+                vector32=q.astype("<f4").tobytes(),
+                vector64=q.tobytes(),
+                k=k,
+                offset=max(op.offset, 0),
+                limit=max(op.limit, 0),
+                refresh="1" if op.refresh_ttl else "0",
+                gap=repr(ftindex.GAP),
+                ns_prefix=nsp,
+            ),
         )
 
     def _knn(self, reply: Any) -> list[SearchItem] | None:
@@ -466,7 +490,7 @@ class StoreOps:
                 return done, []
             read = self._search_call(op, True)
             (reply,) = yield RoundTrip([read])
-        rank = read.args[_MODE] != "page"
+        rank = read.args[argv.SEARCH_MODE] != "page"
         for attempt in range(4):
             cols = self._columns(reply, rank)
             if cols is None:
@@ -487,7 +511,7 @@ class StoreOps:
                 # the script stopped at its count of sure matches and this check disagreed
                 # with one (a bytes value): walk every candidate, re-arming here
                 args = list(read.args)
-                args[_REFRESH], args[_STOP] = "0", "0"
+                args[argv.SEARCH_REFRESH], args[argv.SEARCH_STOP] = "0", "0"
                 (reply,) = yield RoundTrip([Eval(read.script, read.keys, args)])
                 cols, armed = self._columns(reply, rank), 0
                 assert cols is not None  # a page walk holds no vectors
@@ -572,8 +596,8 @@ class StoreOps:
         if op.filter:
             best, has = best[kept], has[kept]
         ranked, before = rank(best, has, op.offset, op.limit)
-        page = [(kept[j], values.get(kept[j]), score) for j, score in ranked]
-        return page, [kept[j] for j in before]
+        scored = [(kept[j], values.get(kept[j]), score) for j, score in ranked]
+        return scored, [kept[j] for j in before]
 
     def _columns(self, reply: Any, rank: bool) -> Columns | None:
         """store_search-0.lua's candidates, column by column. A rank block's vectors come

@@ -12,14 +12,13 @@ from typing import Any
 
 import redis
 import redis.cluster as scluster
-from langgraph.checkpoint.redis import driver
-from langgraph.checkpoint.redis.base import client_info
-from langgraph.checkpoint.redis.driver import round_trip_sync as round_trip
-from langgraph.checkpoint.redis.ops import Cmd, Eval, FanOut, RoundTrip
+from langgraph.checkpoint.redis import driver, protocol
+from langgraph.checkpoint.redis.protocol import FanOut, RoundTrip, client_info
 from langgraph.store.base import Op, Result
 
-from . import validate
 from .base import BaseRedisStore, dims_error, load_steps, loaded
+from .ftindex import Step, as_command
+from .ops import Both
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,7 @@ class RedisStore(BaseRedisStore):
         self._send: Callable[[RoundTrip], list[Any]] | None = None
         user = self._user_client
         if user is None:
-            url = str(self._redis_url)
-            if driver.is_sentinel_url(url):
-                self._private = driver.open_sentinel_sync(url, self._connection_args)
-            else:
-                self._private = redis.Redis.from_url(url, **self._connection_args)
+            self._private = protocol.open_sync(str(self._redis_url), self._connection_args, None)
             self.client: Any = self._private
         elif driver.is_cluster(user) and driver.decodes(user):
             self._private = self.client = driver.raw_twin(user, scluster.RedisCluster)
@@ -53,28 +48,22 @@ class RedisStore(BaseRedisStore):
         with the same options (driver.py), and the store the cluster's layout."""
         if self._driver is not None:
             return self._driver
-        url, args = self._redis_url, self._connection_args
-        if (
-            self._user_client is None
-            and not driver.is_sentinel_url(url)
-            and driver.probe_sync(str(url), args)
-        ):
-            self._private.close()
-            self._private = self.client = scluster.RedisCluster.from_url(
-                str(url), **driver.cluster_args(args)
-            )
-        elif (
-            self._user_client is not None
-            and driver.kind_of(self.client) == driver.ONE
-            and driver.cluster_enabled(driver.cluster_info_sync(self.client))
-        ):
-            self._private = self.client = driver.twin_of_plain(self.client, scluster.RedisCluster)
+        url = None if self._redis_url is None else str(self._redis_url)
+        twin = protocol.cluster_twin_sync(
+            url, self._connection_args, self._user_client, self.client
+        )
+        if twin is not None:  # what the user named is a cluster node
+            if self._private is not None:
+                self._private.close()
+            self._private = self.client = twin
         d = driver.SyncDriver(self.client)
         d.start()
         self._ops.cluster = d.kind == driver.CLUSTER
         self._ops.cross = d.cross
         # one server: each round trip straight to the client, as the driver would send it
-        self._send = partial(round_trip, self.client) if d.kind == driver.ONE else None
+        self._send = (
+            partial(protocol.round_trip_sync, self.client) if d.kind == driver.ONE else None
+        )
         self._driver = d
         return d
 
@@ -111,17 +100,14 @@ class RedisStore(BaseRedisStore):
         steps = self._index_steps()
         if steps is None:
             return
-        reply: Any = None
-        try:
-            while True:
-                step = steps.send(reply)
-                try:
-                    c = step if isinstance(step, Eval) else Cmd(step)
-                    reply = d.round_trip(RoundTrip([c]))[0]
-                except redis.ResponseError as e:
-                    reply = e
-        except StopIteration as stop:
-            self._ops.knn = stop.value
+
+        def ask(step: Step) -> Any:  # a refusal is an answer here (no such index, no module)
+            try:
+                return d.round_trip(RoundTrip([as_command(step)]))[0]
+            except redis.ResponseError as e:
+                return e
+
+        self._ops.knn = protocol.drive(steps, ask)
 
     # -- TTL: Redis expires the items; these remove their entries now (store_sweep-0.lua) ------
 
@@ -130,15 +116,17 @@ class RedisStore(BaseRedisStore):
         many items' entries it removed. Never needed for correctness (no read returns an
         expired item, and the scripts clean as they go); it keeps memory tight for
         namespaces that expire and are never written or read again."""
-        d = self._connect()
-        op = self._ops.sweep()
-        reply: Any = None
-        try:
-            while True:
-                step = op.send(reply)
-                reply = d.fan_out(step) if isinstance(step, FanOut) else d.round_trip(step)
-        except StopIteration as stop:
-            return stop.value
+        return protocol.drive(self._ops.sweep(), self._step)
+
+    def _step(self, step: RoundTrip | FanOut | Both) -> Any:
+        """One message of a store operation: straight to the client on one server (as the
+        driver would send it), else a slot's round trip, a fan-out to every master, or both."""
+        d = self._driver or self._connect()
+        if isinstance(step, RoundTrip):
+            return d.round_trip(step) if self._send is None else self._send(step)
+        if isinstance(step, FanOut):
+            return d.fan_out(step)
+        return (d.round_trip(step.rt), d.fan_out(step.fo))
 
     def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> Future[None]:
         """Runs sweep_ttl() every `sweep_interval_minutes` (else the TTLConfig's, else 5) on a
@@ -182,41 +170,21 @@ class RedisStore(BaseRedisStore):
 
     def set_client_info(self) -> None:
         """Names this library to the server (CLIENT SETINFO LIB-NAME) on a connection of the
-        store's client, as the incumbent's method does (a no-op before Redis 7.2)."""
+        store's client, as langgraph-checkpoint-redis's method does (a no-op before Redis 7.2)."""
         client_info(self.client)
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        ops = list(ops)
-        validate.ops(ops)  # before anything is embedded or sent
-        texts = self._texts(ops)
-        vectors, dims = None, 0
-        if texts:
-            assert self.embeddings is not None
-            embedded = self.embeddings.embed_documents(list(texts))
-            vectors, dims = self._pack_vectors(texts, embedded)
-        queries = {q: self.embeddings.embed_query(q) for q in self._queries(ops)}  # type: ignore[union-attr]
-        d = self._connect()
-        gen = self._ops.batch(ops, vectors, queries, dims)
-        send = self._send
-        reply: Any = None
+        todo, texts, queries = self._plan(ops)
+        emb = self.embeddings  # None: texts and queries are empty
+        docs = emb.embed_documents(list(texts)) if emb is not None and texts else []
+        vectors = [emb.embed_query(q) for q in queries] if emb is not None else []
+        self._connect()
         try:
-            while True:
-                step = gen.send(reply)
-                try:
-                    if send is not None:
-                        reply = send(step)  # type: ignore[arg-type]
-                    elif isinstance(step, RoundTrip):
-                        reply = d.round_trip(step)
-                    elif isinstance(step, FanOut):
-                        reply = d.fan_out(step)
-                    else:
-                        reply = (d.round_trip(step.rt), d.fan_out(step.fo))
-                except redis.ResponseError as e:
-                    if (err := dims_error(e)) is e:
-                        raise
-                    raise err from None
-        except StopIteration as stop:
-            return stop.value
+            return protocol.drive(self._batch_op(todo, texts, docs, queries, vectors), self._step)
+        except redis.ResponseError as e:
+            if (err := dims_error(e)) is e:
+                raise
+            raise err from None
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         import asyncio
