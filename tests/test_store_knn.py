@@ -1,5 +1,5 @@
 """The store's use of the server's vector index (RediSearch; src/langgraph/store/redis/ftindex.py,
-lua/store_knn-0.lua), on Redis Stack, which the fixtures start (tests/stack.py). test_store.py
+lua/store/store_knn-0.lua), on Redis Stack, which the fixtures start (tests/stack.py). test_store.py
 runs its whole InMemoryStore comparison on Redis Stack too; this file checks what is specific:
 - the index is really used (a query is one store_knn call, one round trip, re-arming exactly
   what it returns), and answers most queries itself rather than falling back to a scan;

@@ -281,7 +281,7 @@ class ThreadKeys:
     def keys(self) -> list[str]:
         out = [k for k in (self.ns_set, self.xref, self.pin) if k is not None]
         for d in (self.idx, self.wo, self.blob, self.logs, self.cps, self.writes):
-            out += d.values()  # type: ignore[attr-defined]
+            out += d.values()
         return out
 
 

@@ -26,6 +26,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.store.base import Item
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -188,11 +191,12 @@ class Out:
 def _size(n: int | None) -> str:
     if n is None:
         return ""
+    size: float = n  # an int until divided: "B" shows it as one
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)  # pragma: no cover
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)  # pragma: no cover
 
 
 def _when(ts: str | None) -> str:
@@ -216,7 +220,7 @@ def _ttl(s: float | None) -> str:
 # -- commands --------------------------------------------------------------------------------
 
 
-def _config(thread: str, ns: str | None = None, cid: str | None = None) -> dict[str, Any]:
+def _config(thread: str, ns: str | None = None, cid: str | None = None) -> RunnableConfig:
     conf: dict[str, Any] = {"thread_id": thread}
     if ns is not None:
         conf["checkpoint_ns"] = ns
@@ -225,8 +229,9 @@ def _config(thread: str, ns: str | None = None, cid: str | None = None) -> dict[
     return {"configurable": conf}
 
 
-def _parent(tup: Any) -> str | None:
-    return (tup.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+def _parent(tup: CheckpointTuple) -> str | None:
+    cid: str | None = (tup.parent_config or {}).get("configurable", {}).get("checkpoint_id")
+    return cid
 
 
 def cmd_threads(ins: Inspector, args: argparse.Namespace, out: Out) -> int:
@@ -589,8 +594,8 @@ def _ns_arg(text: str) -> tuple[str, ...]:
     return tuple(x for x in text.split("/") if x)
 
 
-def _item(item: Any) -> dict[str, Any]:
-    doc = jsonable(item.dict())
+def _item(item: Item) -> dict[str, Any]:
+    doc: dict[str, Any] = jsonable(item.dict())
     score = getattr(item, "score", None)
     if score is not None:
         doc["score"] = score

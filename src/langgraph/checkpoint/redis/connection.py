@@ -8,17 +8,28 @@ as it is.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio.connection as rc
 
+_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
-    from hiredis import pack_command as _pack
+    from hiredis import pack_command
+
+    # hiredis' stub types the argument as a 1-tuple and leaves the return (bytes) untyped
+    _pack = cast("Callable[[tuple[Any, ...]], bytes]", pack_command)
 except ImportError:  # pragma: no cover - hiredis is a dependency (redis[hiredis])
     _pack = None
 
+if TYPE_CHECKING:
+    # the mixin is only ever put before one of redis-py's connection classes
+    _Base = rc.AbstractConnection
+else:
+    _Base = object
 
-class _HiredisPack:
+
+class _HiredisPack(_Base):
     def pack_command(self, *args: Any) -> list[bytes]:
         # The first argument may carry several words ("CLIENT SETINFO"): leave that, and any
         # type hiredis refuses, to redis-py's own packer.
@@ -28,7 +39,7 @@ class _HiredisPack:
                 return [_pack(args)]
             except TypeError:
                 pass
-        return super().pack_command(*args)  # type: ignore[misc]
+        return super().pack_command(*args)
 
 
 class Connection(_HiredisPack, rc.Connection):
@@ -43,7 +54,8 @@ class UnixDomainSocketConnection(_HiredisPack, rc.UnixDomainSocketConnection):
     pass
 
 
-FAST = {
+# looked up with whatever class a pool or a cluster's kwargs hold (or None)
+FAST: dict[object, type[rc.AbstractConnection]] = {
     rc.Connection: Connection,
     rc.SSLConnection: SSLConnection,
     rc.UnixDomainSocketConnection: UnixDomainSocketConnection,

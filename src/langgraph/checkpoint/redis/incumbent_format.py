@@ -1,7 +1,7 @@
-"""Reading the data of the incumbent, langgraph-checkpoint-redis 0.5.x, without its code.
+"""Reading the data of langgraph-checkpoint-redis 0.5.x without its code.
 
-The incumbent keeps everything in RedisJSON documents (the layout was learned from its 0.5.2
-release; nothing here imports it):
+langgraph-checkpoint-redis keeps everything in RedisJSON documents (the layout was learned from its
+0.5.2 release; nothing here imports it):
 
     <prefix>:<T>:<N>:<C>                   one checkpoint (full savers)
     <prefix>:<T>:<N>                       the one checkpoint of a namespace (shallow savers)
@@ -14,16 +14,16 @@ release; nothing here imports it):
 ids are not escaped, so a `:` inside a thread id makes key names ambiguous. That is why this
 module reads the ids from the documents' own fields and never parses a key name.
 
-Values. A checkpoint document holds the checkpoint inline as JSON: `channel_values` went
-through the incumbent's JSON serializer, so LangChain objects are `{"lc": 1|2, "type":
+Values. A checkpoint document holds the checkpoint inline as JSON: `channel_values` went through
+langgraph-checkpoint-redis's JSON serializer, so LangChain objects are `{"lc": 1|2, "type":
 "constructor", ...}` envelopes, and a few markers stand for other types (`__interrupt__`,
-`__send__`, `__delta_snapshot__`, `__bytes__` for base64 bytes, a `builtins.set` envelope).
-Pending writes are `(type, base64 bytes)` pairs of the same serializer ("json" bytes revived
-the same way, "msgpack" from langgraph's JsonPlusSerializer). Store values are plain JSON, or a
-`{"__serde_type__", "__serde_data__"}` wrapper (text for "json", hex for the others).
-`revive` turns all of these into the Python objects the incumbent's readers return, with
-langgraph's own `JsonPlusSerializer` (the incumbent's serializer's base class) for the
-LangChain envelopes, so the same allowlist applies.
+`__send__`, `__delta_snapshot__`, `__bytes__` for base64 bytes, a `builtins.set` envelope). Pending
+writes are `(type, base64 bytes)` pairs of the same serializer ("json" bytes revived the same way,
+"msgpack" from langgraph's JsonPlusSerializer). Store values are plain JSON, or a
+`{"__serde_type__", "__serde_data__"}` wrapper (text for "json", hex for the others). `revive` turns
+all of these into the Python objects langgraph-checkpoint-redis's readers return, with langgraph's
+own `JsonPlusSerializer` (its serializer's base class) for the LangChain envelopes, so the same
+allowlist applies.
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ STORE_VECTORS = "store_vectors"
 
 
 def from_safe_id(value: str) -> str:
-    """Undo the incumbent's empty-id sentinel (thread and checkpoint ids)."""
+    """Undo langgraph-checkpoint-redis's empty-id sentinel (thread and checkpoint ids)."""
     return "" if value == EMPTY_ID else value
 
 
 def from_safe_ns(value: str) -> str:
-    """Undo the incumbent's empty-namespace sentinel."""
+    """Undo langgraph-checkpoint-redis's empty-namespace sentinel."""
     return "" if value == EMPTY_NS else value
 
 
@@ -67,8 +67,9 @@ def to_safe_ns(value: str) -> str:
 
 
 def b64(blob: Any) -> bytes:
-    """A stored blob's bytes: base64 as written; malformed text is taken as it is (the
-    incumbent's reader does the same, so data it can read, we read the same way)."""
+    """A stored blob's bytes: base64 as written; malformed text is taken as it is
+    (langgraph-checkpoint-redis's reader does the same, so data it can read, we read the same
+    way)."""
     raw = blob.encode() if isinstance(blob, str) else bytes(blob)
     try:
         return base64.b64decode(raw)
@@ -88,7 +89,7 @@ def _class(ident: tuple[str, ...]) -> Any:
 
 
 class Reviver:
-    """Turns the incumbent's JSON forms back into Python objects (module docstring)."""
+    """Turns langgraph-checkpoint-redis's JSON forms back into Python objects (module docstring)."""
 
     def __init__(self, serde: JsonPlusSerializer | None = None) -> None:
         self.serde = serde or JsonPlusSerializer()
@@ -145,7 +146,7 @@ class Reviver:
         return Interrupt(value=d["value"], **kwargs)
 
     def loads_typed(self, type_: str, data: bytes) -> Any:
-        """A `(type, bytes)` pair of the incumbent's serializer."""
+        """A `(type, bytes)` pair of langgraph-checkpoint-redis's serializer."""
         if type_ == "null":
             return None
         if type_ == "bytes":
@@ -159,7 +160,7 @@ class Reviver:
 
 @dataclass
 class SourceCheckpoint:
-    """One incumbent checkpoint document, decoded."""
+    """One langgraph-checkpoint-redis checkpoint document, decoded."""
 
     key: str
     thread_id: str
@@ -169,15 +170,15 @@ class SourceCheckpoint:
     checkpoint: dict[str, Any]
     metadata: dict[str, Any]
     shallow: bool
-    # The incumbent's get_tuple reads pending writes only when this flag is set. put_writes
-    # sets it only if the checkpoint document exists already, so writes that race their
+    # langgraph-checkpoint-redis's get_tuple reads pending writes only when this flag is set.
+    # put_writes sets it only if the checkpoint document exists already, so writes that race their
     # checkpoint's put (LangGraph's default durability="async") are stored but never returned.
     has_writes: bool = True
 
 
 @dataclass
 class SourceWrite:
-    """One incumbent pending-write document, decoded."""
+    """One langgraph-checkpoint-redis pending-write document, decoded."""
 
     key: str
     thread_id: str
@@ -192,7 +193,7 @@ class SourceWrite:
 
 @dataclass
 class SourceItem:
-    """One incumbent store document, decoded."""
+    """One langgraph-checkpoint-redis store document, decoded."""
 
     key: str
     namespace: tuple[str, ...]
@@ -203,8 +204,8 @@ class SourceItem:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# Checkpoint fields we carry over; the incumbent adds "type" (its serializer's tag) and an
-# always-empty "pending_sends" that are not part of LangGraph's Checkpoint.
+# Checkpoint fields we carry over; langgraph-checkpoint-redis adds "type" (its serializer's tag) and
+# an always-empty "pending_sends" that are not part of LangGraph's Checkpoint.
 _CHECKPOINT_FIELDS = ("v", "id", "ts", "channel_versions", "versions_seen", "updated_channels")
 
 
@@ -251,8 +252,9 @@ def decode_checkpoint(
             )
         values[ch] = memo[k]
     checkpoint["channel_values"] = values
-    # Full savers store metadata as a JSON string, shallow ones as an object. The incumbent
-    # returns it as parsed, without reviving anything, minus NUL characters.
+    # Full savers store metadata as a JSON string, shallow ones as an object.
+    # langgraph-checkpoint-redis returns it as parsed, without reviving anything, minus NUL
+    # characters.
     raw_md = doc.get("metadata") or {}
     md = json.loads(raw_md) if isinstance(raw_md, str) else raw_md
     metadata = {
@@ -309,8 +311,8 @@ def decode_store_value(value: Any, reviver: Reviver) -> Any:
 
 
 def decode_item(key: str, doc: dict[str, Any], pttl_ms: int, reviver: Reviver) -> SourceItem:
-    """`pttl_ms`: the key's remaining time to live (-1 without one). The incumbent expires
-    items natively, so what is left of that is the item's TTL to carry over."""
+    """`pttl_ms`: the key's remaining time to live (-1 without one). langgraph-checkpoint-redis
+    expires items natively, so what is left of that is the item's TTL to carry over."""
     ttl = pttl_ms / 60_000 if pttl_ms and pttl_ms > 0 else None
     return SourceItem(
         key=key,

@@ -126,7 +126,7 @@ class Thread:
 
 @dataclass(frozen=True)
 class KeySpace:
-    """Key names for one pair of prefixes (the incumbent's `checkpoint_prefix` and
+    """Key names for one pair of prefixes (langgraph-checkpoint-redis's `checkpoint_prefix` and
     `checkpoint_write_prefix`)."""
 
     prefix: str = "checkpoint"

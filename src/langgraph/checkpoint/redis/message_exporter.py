@@ -1,8 +1,8 @@
 """Conversation export: the messages of a thread's checkpoints as plain dicts.
 
-The incumbent documents this utility (`MessageExporter`, `LangChainRecipe`, `MessageRecipe`)
-under this module path; its users' export code runs unchanged here, on any of our savers,
-sync or async (the a* methods), reading through the saver's public API only.
+langgraph-checkpoint-redis documents this utility (`MessageExporter`, `LangChainRecipe`,
+`MessageRecipe`) under this module path; its users' export code runs unchanged here, on any of our
+savers, sync or async (the a* methods), reading through the saver's public API only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class MessageRecipe(Protocol):
 
 def _role(type_name: str) -> str:
     """ "HumanMessage" -> "human", "AIMessageChunk" -> "aichunk": the class name without
-    "Message", lower case (the incumbent's naming, so exported files compare equal)."""
+    "Message", lower case (langgraph-checkpoint-redis's naming, so exported files compare equal)."""
     return type_name.replace("Message", "").lower()
 
 

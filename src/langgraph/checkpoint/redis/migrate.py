@@ -1,17 +1,17 @@
-"""`langgraph-redis migrate`: copy the incumbent's data (langgraph-checkpoint-redis 0.5.x, on
-Redis Stack / Redis 8) into this package's layout, through our public savers and store.
+"""`langgraph-redis migrate`: copy the data of langgraph-checkpoint-redis 0.5.x (on Redis
+Stack / Redis 8) into this package's layout, through our public savers and store.
 
 Why through `RedisSaver.put` / `put_writes` and `RedisStore.batch`: every invariant of our
 layout (indexes, blobs, logs, ledger, TTL deadlines) is written by the same atomic scripts a
 running graph uses, so migrated data is indistinguishable from data our savers wrote.
 
-How the source is read (`incumbent_format.py` has the format): one `SCAN ... TYPE ReJSON-RL`
-pass per key family (checkpoints, writes, store items) collects the key names and the ids
-held in each document (never parsed from the key: the incumbent does not escape `:`), grouped
-by thread. Then each thread's documents are fetched (pipelined, `--batch` per round trip),
-decoded into Python objects and put: checkpoints in id order (a parent before its children,
-so a child re-sends only the channels whose version moved), then the pending writes, one
-`put_writes` per task with the task's writes in `idx` order and its `task_path`.
+How the source is read (`incumbent_format.py` has the format): one `SCAN ... TYPE ReJSON-RL` pass
+per key family (checkpoints, writes, store items) collects the key names and the ids held in each
+document (never parsed from the key: langgraph-checkpoint-redis does not escape `:`), grouped by
+thread. Then each thread's documents are fetched (pipelined, `--batch` per round trip), decoded into
+Python objects and put: checkpoints in id order (a parent before its children, so a child re-sends
+only the channels whose version moved), then the pending writes, one `put_writes` per task with the
+task's writes in `idx` order and its `task_path`.
 
 Resumable and idempotent: after a thread is fully written, a fingerprint of its source
 documents (SHA-256 over the sorted key names and JSON texts) is recorded in one hash of ours,
@@ -21,37 +21,35 @@ the run was killed before the record: re-puts are idempotent (same ids, same ver
 re-put replaces, writes are insert-if-absent, special writes replaced), so a half-written
 thread is completed, never duplicated.
 
-Same server (no `--to`): the incumbent's keys are RedisJSON documents named
+Same server (no `--to`): langgraph-checkpoint-redis's keys are RedisJSON documents named
 `checkpoint:<T>:...`, ours are hashes and sets named `checkpoint:{<T>}:...` (the thread id
 percent-encoded inside the braces), `checkpoint_blob:`, `checkpoint_idx:`, ... and the store's
-`store:{<N>}:<K>`; the incumbent never writes a name with `{` after the prefix unless a thread
-id itself starts with `{`, and its other families (`checkpoint_latest:`, `write_keys_zset:`,
-`write_registry:`, `store_vectors:`, `store:<ULID>`) are names we never use. So the two
-coexist, and the migration refuses only when a source thread id starts with `{` (or a target
-prefix is one of the incumbent's families): then pass `--to` or `--target-prefix`. Its
-RediSearch indexes are `ON JSON` and do not index our hashes.
+`store:{<N>}:<K>`; langgraph-checkpoint-redis never writes a name with `{` after the prefix unless a
+thread id itself starts with `{`, and its other families (`checkpoint_latest:`, `write_keys_zset:`,
+`write_registry:`, `store_vectors:`, `store:<ULID>`) are names we never use. So the two coexist, and
+the migration refuses only when a source thread id starts with `{` (or a target prefix is one of
+langgraph-checkpoint-redis's families): then pass `--to` or `--target-prefix`. Its RediSearch
+indexes are `ON JSON` and do not index our hashes.
 
-`--verify` reads each thread back both ways and compares, checkpoint by checkpoint: the
-incumbent's side decoded from its documents by the rules of its get_tuple
-(`incumbent_format.py`), ours through `RedisSaver.get_tuple` and `list`; checkpoint id,
-parent, `v`/`ts`/channel versions/versions seen/updated channels, channel values, metadata,
-pending writes per task in idx order; then each write's idx and each task's `task_path` from
-our keys (get_tuple shows neither), each namespace's latest checkpoint against the
-incumbent's latest pointer and the number of checkpoints listed; and every store item through
-`RedisStore.get`. One difference is deliberate: the incumbent's get_tuple skips a
-checkpoint's writes when its `has_writes` flag is unset, which happens whenever the writes
-raced the checkpoint's put (LangGraph's default `durability="async"`); those writes are
-LangGraph's, so they are migrated, compared with the stored documents, and counted in
-`hidden_writes`.
+`--verify` reads each thread back both ways and compares, checkpoint by checkpoint:
+langgraph-checkpoint-redis's side decoded from its documents by the rules of its get_tuple
+(`incumbent_format.py`), ours through `RedisSaver.get_tuple` and `list`; checkpoint id, parent,
+`v`/`ts`/channel versions/versions seen/updated channels, channel values, metadata, pending writes
+per task in idx order; then each write's idx and each task's `task_path` from our keys (get_tuple
+shows neither), each namespace's latest checkpoint against langgraph-checkpoint-redis's latest
+pointer and the number of checkpoints listed; and every store item through `RedisStore.get`. One
+difference is deliberate: langgraph-checkpoint-redis's get_tuple skips a checkpoint's writes when
+its `has_writes` flag is unset, which happens whenever the writes raced the checkpoint's put
+(LangGraph's default `durability="async"`); those writes are LangGraph's, so they are migrated,
+compared with the stored documents, and counted in `hidden_writes`.
 
-Not carried over: the incumbent's per-key TTLs on checkpoints (`--ttl` gives migrated
-threads our saver's TTL instead), its store vectors (`store_vectors:*`; give `store_index=` to
-the Python API to embed again), items' `created_at`/`updated_at` (our store stamps its own;
-items are put oldest first, so the insertion order is kept). A store item's TTL becomes what is
-left of its key's TTL. Shallow threads (`<prefix>:<T>:<N>` documents) are migrated as one
-checkpoint per namespace with that checkpoint's own pending writes; the incumbent's shallow
-savers keep every older step's writes too, which are not carried over (counted in
-`skipped_writes`).
+Not carried over: langgraph-checkpoint-redis's per-key TTLs on checkpoints (`--ttl` gives migrated
+threads our saver's TTL instead), its store vectors (`store_vectors:*`; give `store_index=` to the
+Python API to embed again), items' `created_at`/`updated_at` (our store stamps its own; items are
+put oldest first, so the insertion order is kept). A store item's TTL becomes what is left of its
+key's TTL. Shallow threads (`<prefix>:<T>:<N>` documents) are migrated as one checkpoint per
+namespace with that checkpoint's own pending writes; langgraph-checkpoint-redis's shallow savers
+keep every older step's writes too, which are not carried over (counted in `skipped_writes`).
 """
 
 from __future__ import annotations
@@ -92,8 +90,8 @@ class MigrationReport:
     store_items: int = 0
     skipped: int = 0  # threads (and store namespaces) already migrated, unchanged since
     skipped_writes: int = 0  # old shallow-thread writes not carried over
-    # writes carried over that the incumbent's get_tuple never returned (incumbent_format:
-    # SourceCheckpoint.has_writes); they are LangGraph's, so they are kept
+    # writes carried over that langgraph-checkpoint-redis's get_tuple never returned
+    # (incumbent_format: SourceCheckpoint.has_writes); they are LangGraph's, so they are kept
     hidden_writes: int = 0
     verified: int = 0  # checkpoints (and store items) compared by --verify
     mismatches: list[str] = field(default_factory=list)
@@ -110,7 +108,10 @@ class MigrationReport:
         if self.skipped_writes:
             s += f", {self.skipped_writes} old shallow writes"
         if self.hidden_writes:
-            s += f"; {self.hidden_writes} writes the incumbent stored but did not return, kept"
+            s += (
+                f"; {self.hidden_writes} writes langgraph-checkpoint-redis stored but did not "
+                "return, kept"
+            )
         if self.verified or self.mismatches:
             s += f"; verified {self.verified}, {len(self.mismatches)} mismatches"
         return s + f" ({self.seconds:.1f}s)"
@@ -153,7 +154,7 @@ class _Thread:
 
 
 class _Source:
-    """The incumbent's server, read only."""
+    """langgraph-checkpoint-redis's server, read only."""
 
     def __init__(self, url: str, prefix: str, write_prefix: str, store_prefix: str) -> None:
         self.url = url
@@ -171,8 +172,9 @@ class _Source:
             self.r.execute_command("JSON.TYPE", "\x00langgraph-redis-migrate-probe")
         except redis.ResponseError as e:
             raise MigrationError(
-                f"the source {redact(self.url)} has no RedisJSON module ({e}); the incumbent's "
-                "data lives in RedisJSON documents, so this is not its server"
+                f"the source {redact(self.url)} has no RedisJSON module ({e}); "
+                "langgraph-checkpoint-redis's data lives in RedisJSON documents, so this is not "
+                "its server"
             ) from e
 
     def run_id(self) -> str:
@@ -214,7 +216,7 @@ class _Source:
                             continue  # gone since the scan
                         found = json.loads(reply)
                         if not found:
-                            continue  # not one of the incumbent's documents
+                            continue  # not one of langgraph-checkpoint-redis's documents
                         raw = str(found[0])
                         t = fmt.from_safe_id(raw)
                         if wanted is not None and t not in wanted:
@@ -240,7 +242,8 @@ class _Source:
         return out
 
     def latest_id(self, thread_id: str, ns: str) -> str | None:
-        """The incumbent's latest pointer of a namespace (full savers), as a checkpoint id."""
+        """langgraph-checkpoint-redis's latest pointer of a namespace (full savers), as a
+        checkpoint id."""
         key = f"{self.prefix}_latest:{fmt.to_safe_id(thread_id)}:{fmt.to_safe_ns(ns)}"
         target = self.r.get(key)
         if target is None:
@@ -313,8 +316,8 @@ def _decode_thread(
     cps = [c for c in cps if c.thread_id == thread_id]
     writes = [fmt.decode_write(k, orjson.loads(t), rv) for k, t in wdocs]
     writes = [w for w in writes if w.thread_id == thread_id]
-    # A shallow namespace keeps one checkpoint; the incumbent's shallow saver also keeps the
-    # writes of every step before it. Only the kept checkpoint's writes are pending.
+    # A shallow namespace keeps one checkpoint; langgraph-checkpoint-redis's shallow saver also
+    # keeps the writes of every step before it. Only the kept checkpoint's writes are pending.
     shallow_ns = {c.checkpoint_ns: c.checkpoint_id for c in cps if c.shallow}
     kept = [
         w
@@ -403,8 +406,8 @@ def _pending(pw: Iterable[tuple[str, str, Any]]) -> dict[str, list[tuple[str, An
 def _verify_thread(
     saver: Any, src: _Source, thread_id: str, dec: _Decoded, report: MigrationReport
 ) -> None:
-    """Compare what the incumbent's get_tuple returns (decoded here the way it decodes) with
-    what our saver returns, checkpoint by checkpoint."""
+    """Compare what langgraph-checkpoint-redis's get_tuple returns (decoded here the way it decodes)
+    with what our saver returns, checkpoint by checkpoint."""
     groups = _task_groups(dec.writes)
     per_cp: dict[tuple[str, str], list[tuple[str, str, Any]]] = defaultdict(list)
     for (ns, cid, task), ws in groups.items():
@@ -548,21 +551,21 @@ def migrate(
     ttl_minutes: float | None = None,
     hook: Callable[[str, str], None] | None = None,
 ) -> MigrationReport:
-    """Migrate the incumbent's checkpoints, writes and store items (module docstring).
+    """Migrate langgraph-checkpoint-redis's checkpoints, writes and store items (module docstring).
 
     `threads`: only these thread ids (the store is migrated whenever `store` is true: pass
-    `store=False` to leave it). `checkpoints=False` migrates only the store. `batch`: documents
-    per round trip on the source, items per `batch` call on our store. The `target_*` prefixes
-    name our keys (the savers' `checkpoint_prefix` / `checkpoint_write_prefix`, the store's
-    `prefix`); `ttl_minutes` gives every migrated thread our saver's TTL (one deadline per
-    thread, README "Lifecycle"; the incumbent's per-key TTLs are not read); `store_index` is
-    our store's `index` config, to embed the items again (the
-    incumbent's vectors are not read). `hook(event, name)` is called after each checkpoint put
-    ("checkpoint", thread id), each finished thread ("thread", thread id) and each store
-    namespace ("namespace", labels joined by "."): tests use it to interrupt a run.
+    `store=False` to leave it). `checkpoints=False` migrates only the store. `batch`: documents per
+    round trip on the source, items per `batch` call on our store. The `target_*` prefixes name our
+    keys (the savers' `checkpoint_prefix` / `checkpoint_write_prefix`, the store's `prefix`);
+    `ttl_minutes` gives every migrated thread our saver's TTL (one deadline per thread, README
+    "Lifecycle"; langgraph-checkpoint-redis's per-key TTLs are not read); `store_index` is our
+    store's `index` config, to embed the items again (its vectors are not read). `hook(event, name)`
+    is called after each checkpoint put ("checkpoint", thread id), each finished thread ("thread",
+    thread id) and each store namespace ("namespace", labels joined by "."): tests use it to
+    interrupt a run.
 
-    Raises MigrationError (a refusal: not the incumbent's server, or names that could collide
-    on the same server) and redis-py's errors (connection, authentication).
+    Raises MigrationError (a refusal: not langgraph-checkpoint-redis's server, or names that could
+    collide on the same server) and redis-py's errors (connection, authentication).
     """
     from langgraph.checkpoint.redis import RedisSaver
     from langgraph.store.base import PutOp
@@ -602,8 +605,8 @@ def migrate(
                 what = f"thread ids starting with '{{' ({bad[:3]})" if bad else f"prefix {fam}"
                 raise MigrationError(
                     f"refusing to migrate into the source server {redact(from_url)}: {what} "
-                    "would give our keys the incumbent's names; pass --to URL (another server) "
-                    "or --target-prefix NAME"
+                    "would give our keys langgraph-checkpoint-redis's names; pass --to URL "
+                    "(another server) or --target-prefix NAME"
                 )
 
         saver = RedisSaver(
@@ -640,19 +643,21 @@ def migrate(
                 dec = _decode_thread(thread_id, cdocs, wdocs, rv) if not skip or verify else None
                 if skip:
                     report.skipped += 1
-                elif dry_run:
-                    report.threads += 1
-                    report.checkpoints += len(dec.checkpoints)
-                    report.writes += len(dec.writes)
-                    report.skipped_writes += dec.skipped_writes
                 else:
-                    n_cp, n_w, warns = _put_thread(saver, thread_id, dec, hook)
-                    dst.hset(progress_key, "t:" + thread_id, fp)
-                    report.threads += 1
-                    report.checkpoints += n_cp
-                    report.writes += n_w
-                    report.skipped_writes += dec.skipped_writes
-                    report.warnings += warns
+                    assert dec is not None  # decoded whenever the thread is not skipped
+                    if dry_run:
+                        report.threads += 1
+                        report.checkpoints += len(dec.checkpoints)
+                        report.writes += len(dec.writes)
+                        report.skipped_writes += dec.skipped_writes
+                    else:
+                        n_cp, n_w, warns = _put_thread(saver, thread_id, dec, hook)
+                        dst.hset(progress_key, "t:" + thread_id, fp)
+                        report.threads += 1
+                        report.checkpoints += n_cp
+                        report.writes += n_w
+                        report.skipped_writes += dec.skipped_writes
+                        report.warnings += warns
                 if verify and not dry_run and dec is not None:
                     _verify_thread(saver, src, thread_id, dec, report)
                 if hook:
@@ -661,7 +666,7 @@ def migrate(
             ts = bar.task("store namespaces", len(by_ns))
             for ns in sorted(by_ns, key=lambda n: min(i.created_at for i in by_ns[n])):
                 # Oldest first (our store keeps insertion order); a key held by two documents
-                # (an update the incumbent wrote as a new one) keeps the newest.
+                # (an update langgraph-checkpoint-redis wrote as a new one) keeps the newest.
                 latest = {
                     i.item_key: i for i in sorted(by_ns[ns], key=lambda i: (i.created_at, i.key))
                 }
@@ -709,7 +714,8 @@ def migrate(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `migrate` subcommand's options (cli.py builds the parser)."""
     parser.add_argument("--from", dest="from_url", required=True, metavar="URL",
-                        help="the incumbent's server (Redis Stack / Redis 8)")  # fmt: skip
+                        help="langgraph-checkpoint-redis's server "
+                             "(Redis Stack / Redis 8)")  # fmt: skip
     parser.add_argument("--to", dest="to_url", metavar="URL",
                         help="our server (default: the same server)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true",

@@ -1,8 +1,9 @@
-"""The package's version and the name it gives itself on the server, under the incumbent's
-module path (`langgraph.checkpoint.redis.version`), so code that reads them keeps working.
+"""The package's version and the name it gives itself on the server, under
+langgraph-checkpoint-redis's module path (`langgraph.checkpoint.redis.version`), so code that reads
+them keeps working.
 
-`__lib_name__` names this package, not the incumbent: set_client_info() on a saver or store
-sends `__full_lib_name__` as CLIENT SETINFO LIB-NAME, so CLIENT LIST tells which library holds
+`__lib_name__` names this package, not langgraph-checkpoint-redis: set_client_info() on a saver or
+store sends `__full_lib_name__` as CLIENT SETINFO LIB-NAME, so CLIENT LIST tells which library holds
 a connection (servers before Redis 7.2 have no SETINFO).
 """
 

@@ -30,7 +30,7 @@ class Matrix:
         present = [i for i, e in enumerate(packed) if e]
         self.present = np.asarray(present, dtype=np.int64)
         self.lengths = np.fromiter(
-            (len(packed[i]) for i in present),  # type: ignore[arg-type]
+            (len(e) for e in packed if e),
             dtype=np.int64,
             count=len(present),
         )
@@ -100,7 +100,7 @@ class Matrix:
                 f"stored vectors do not have the query's {dims} dimensions: "
                 "was the index's embed function changed?"
             )
-        raw = b"".join(self._packed[i] for i in self.present.tolist())  # type: ignore[misc]
+        raw = b"".join(self._packed[i] or b"" for i in self.present.tolist())
         rows = np.frombuffer(raw, dtype=np.float32).reshape(-1, dims).astype(np.float64)
         starts = np.concatenate(([0], np.cumsum(self.lengths // width)[:-1]))
         self._built = built = (rows, np.linalg.norm(rows, axis=1), starts)
