@@ -28,7 +28,6 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Overwrite
@@ -36,28 +35,12 @@ from typing_extensions import TypedDict
 
 from .conftest import Backend
 from .facade import Facade, cfg, new_id, strict
+from .helpers import close_saver, open_saver
 
 # -- savers -------------------------------------------------------------------------------------
 
 
 Ours = Facade
-
-
-async def open_saver(backend: Backend, kind: str, **kw: Any) -> Ours:
-    if kind == "async":
-        a = AsyncRedisSaver(**backend.saver_kwargs(asynchronous=True), **kw)
-        await a.asetup()
-        return Ours(a, "async")
-    s = RedisSaver(**backend.saver_kwargs(asynchronous=False), **kw)
-    s.setup()
-    return Ours(s, "sync")
-
-
-async def close_saver(o: Ours) -> None:
-    if o.kind == "async":
-        await o.saver.aclose()
-    else:
-        o.saver.close()
 
 
 @pytest.fixture

@@ -40,9 +40,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, empty_checkpoint
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -51,7 +50,8 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, cfg, new_id, strict
+from .facade import Facade, cfg, checkpoint, new_id
+from .helpers import close_saver, norm, open_saver
 from .orphans import keys_of
 
 # -- driving our savers and the reference ----------------------------------------------------
@@ -131,40 +131,6 @@ class Model:
                 m.blobs[(target, ns, ch, v)] = b
 
 
-def norm(t: CheckpointTuple | None, thread: str | None = None) -> Any:
-    """Everything a read returns (InMemorySaver echoes the input config: keep the ids). With
-    `thread`, the thread id must be that one and is then left out (to compare copies)."""
-    if t is None:
-        return None
-    c = t.config["configurable"]
-    p = t.parent_config["configurable"] if t.parent_config else None
-    if thread is not None:
-        assert c["thread_id"] == thread
-        assert p is None or p["thread_id"] == thread
-    return strict(
-        {
-            "thread": None if thread is not None else c["thread_id"],
-            "ref": [c.get("checkpoint_ns", ""), c["checkpoint_id"]],
-            "checkpoint": t.checkpoint,
-            "metadata": t.metadata,
-            "parent": None if p is None else [p["checkpoint_ns"], p["checkpoint_id"]],
-            "writes": [list(w) for w in t.pending_writes or []],
-        }
-    )
-
-
-def checkpoint(cid: str, values: dict[str, Any], versions: dict[str, str]) -> Any:
-    cp = empty_checkpoint()
-    cp.update(
-        id=cid,
-        ts="2024-05-01T12:00:00+00:00",
-        channel_values=values,
-        channel_versions=versions,
-        versions_seen={"node": dict(versions)},
-    )
-    return cp
-
-
 def saver_kwargs(mode: str, serde: Any = None) -> dict[str, Any]:
     """ "default" is whatever the savers do when not told (it must be invisible); any other mode
     is passed as `delta_mode=`."""
@@ -178,27 +144,13 @@ async def make_pair(
     backend: Backend, kind: str, mode: str = "default", serde: Any = None
 ) -> tuple[Ours, Ours]:
     """Two saver instances on the same server, each with its own in-process memory."""
-    out: list[Ours] = []
-    for _ in range(2):
-        if kind == "async":
-            a = AsyncRedisSaver(
-                **backend.saver_kwargs(asynchronous=True), **saver_kwargs(mode, serde)
-            )
-            await a.asetup()
-            out.append(Ours(a, "async"))
-        else:
-            s = RedisSaver(**backend.saver_kwargs(asynchronous=False), **saver_kwargs(mode, serde))
-            s.setup()
-            out.append(Ours(s, "sync"))
-    return out[0], out[1]
+    kw = saver_kwargs(mode, serde)
+    return await open_saver(backend, kind, **kw), await open_saver(backend, kind, **kw)
 
 
 async def close_pair(pair: Sequence[Ours]) -> None:
     for o in pair:
-        if o.kind == "async":
-            await o.saver.aclose()
-        else:
-            o.saver.close()
+        await close_saver(o)
 
 
 @pytest.fixture
@@ -221,13 +173,6 @@ async def mpair(backend: Backend, kind: str, mode: str) -> AsyncIterator[tuple[O
     p = await make_pair(backend, kind, mode)
     yield p
     await close_pair(p)
-
-
-@pytest.fixture
-def raw(backend: Backend) -> Any:
-    c = backend.sync_client()
-    yield c
-    c.close()
 
 
 # -- the property test -------------------------------------------------------------------------

@@ -20,84 +20,23 @@ from typing import Annotated, Any
 
 import pytest
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, RetryPolicy, Send, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
 from .facade import ns_name, plain
-
-# -- driving a graph through either API ----------------------------------------------------
-
-
-class Runner:
-    """One saver and the API (sync or async) every graph call goes through."""
-
-    def __init__(self, mode: str, saver: BaseCheckpointSaver) -> None:
-        assert mode in ("sync", "async")
-        self.mode = mode
-        self.saver = saver
-
-    def compile(self, builder: StateGraph) -> Any:
-        return builder.compile(checkpointer=self.saver)
-
-    async def invoke(self, graph: Any, inp: Any, config: RunnableConfig, **kw: Any) -> Any:
-        if self.mode == "sync":
-            return graph.invoke(inp, config, **kw)
-        return await graph.ainvoke(inp, config, **kw)
-
-    async def stream(self, graph: Any, inp: Any, config: RunnableConfig, **kw: Any) -> list[Any]:
-        if self.mode == "sync":
-            return list(graph.stream(inp, config, **kw))
-        return [c async for c in graph.astream(inp, config, **kw)]
-
-    async def state(
-        self, graph: Any, config: RunnableConfig, *, subgraphs: bool = False
-    ) -> StateSnapshot:
-        if self.mode == "sync":
-            return graph.get_state(config, subgraphs=subgraphs)
-        return await graph.aget_state(config, subgraphs=subgraphs)
-
-    async def history(self, graph: Any, config: RunnableConfig, **kw: Any) -> list[StateSnapshot]:
-        if self.mode == "sync":
-            return list(graph.get_state_history(config, **kw))
-        return [s async for s in graph.aget_state_history(config, **kw)]
-
-    async def update(
-        self, graph: Any, config: RunnableConfig, values: Any, as_node: str | None = None
-    ) -> RunnableConfig:
-        if self.mode == "sync":
-            return graph.update_state(config, values, as_node=as_node)
-        return await graph.aupdate_state(config, values, as_node=as_node)
-
-    async def list(self, config: RunnableConfig | None, **kw: Any) -> list[CheckpointTuple]:
-        if self.mode == "sync":
-            return list(self.saver.list(config, **kw))
-        return [t async for t in self.saver.alist(config, **kw)]
-
-    async def delete_thread(self, thread_id: str) -> None:
-        if self.mode == "sync":
-            self.saver.delete_thread(thread_id)
-        else:
-            await self.saver.adelete_thread(thread_id)
+from .helpers import Runner, close_saver, open_saver
 
 
 @pytest.fixture(params=["sync", "async"])
 async def ours(request: pytest.FixtureRequest, backend: Backend) -> AsyncIterator[Runner]:
     """Our saver on a flushed server: RedisSaver for "sync", AsyncRedisSaver for "async"."""
-    if request.param == "sync":
-        s = RedisSaver(**backend.saver_kwargs(asynchronous=False))
-        s.setup()
-        yield Runner("sync", s)
-        s.close()
-    else:
-        a = AsyncRedisSaver(**backend.saver_kwargs(asynchronous=True))
-        await a.asetup()
-        yield Runner("async", a)
-        await a.aclose()
+    x = await open_saver(backend, request.param)
+    yield Runner(request.param, x.saver)
+    await close_saver(x)
 
 
 Scenario = Callable[[Runner], Awaitable[Any]]
@@ -509,7 +448,7 @@ async def test_subgraph_interrupt_and_resume(ours: Runner) -> None:
 
     await same_as_reference(scenario, ours)
     # InMemorySaver groups a cross-namespace listing by namespace; ours merges the namespaces
-    # newest first (list_checkpoints-1.lua), which the comparison above (sorted) leaves open.
+    # newest first (list_checkpoints-2.lua), which the comparison above (sorted) leaves open.
     ids = [t.config["configurable"]["checkpoint_id"] for t in await ours.list(cfg("nested"))]
     assert len(ids) > 5 and ids == sorted(ids, reverse=True)
 

@@ -26,16 +26,11 @@ from typing import Any
 import pytest
 import redis
 from langgraph.checkpoint.base import WRITES_IDX_MAP, CheckpointTuple
-from langgraph.checkpoint.redis import (
-    AsyncRedisSaver,
-    AsyncShallowRedisSaver,
-    RedisSaver,
-    ShallowRedisSaver,
-)
 from langgraph.checkpoint.redis.keys import KeySpace, enc
 
 from .conftest import Backend
 from .facade import Facade, cfg, checkpoint, new_id
+from .helpers import close_saver, open_saver
 from .orphans import assert_no_orphans, find_orphans, snapshot
 
 KS = KeySpace()
@@ -47,25 +42,6 @@ LONG_MS = 3_600_000
 
 def now_ms() -> float:
     return time.time() * 1000
-
-
-async def open_saver(backend: Backend, kind: str, shallow: bool = False, **kw: Any) -> Facade:
-    if kind == "async":
-        acls: Any = AsyncShallowRedisSaver if shallow else AsyncRedisSaver
-        a = acls(**backend.saver_kwargs(asynchronous=True), **kw)
-        await a.asetup()
-        return Facade(a, "async")
-    scls: Any = ShallowRedisSaver if shallow else RedisSaver
-    s = scls(**backend.saver_kwargs(asynchronous=False), **kw)
-    s.setup()
-    return Facade(s, "sync")
-
-
-async def close_saver(x: Facade) -> None:
-    if x.kind == "async":
-        await x.saver.aclose()
-    else:
-        x.saver.close()
 
 
 # == the checker, checked ========================================================================

@@ -15,9 +15,7 @@ import pytest
 import redis
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
-from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.codec import blob_field
 from langgraph.checkpoint.redis.keys import enc
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
@@ -26,7 +24,8 @@ from typing_extensions import TypedDict
 
 from .conftest import Backend
 from .facade import Facade, cfg, checkpoint, new_id, strict
-from .orphans import assert_no_orphans, keys_of, of_thread, snapshot, tagged
+from .helpers import close_saver, norm, open_saver, thread_contents
+from .orphans import assert_no_orphans, keys_of, snapshot
 
 NS = ("", "sub:1|x")
 COUNTS = {"": 7, "sub:1|x": 3}  # checkpoints per namespace of thread "t"
@@ -60,23 +59,11 @@ async def fill(s: Facade, thread: str, counts: dict[str, int]) -> dict[str, list
     return out
 
 
-def norm(t: CheckpointTuple | None) -> Any:
-    if t is None:
-        return None
-    p = t.parent_config["configurable"]["checkpoint_id"] if t.parent_config else None
-    return strict([t.config, t.checkpoint, t.metadata, p, [list(w) for w in t.pending_writes]])
-
-
 async def everything(s: Facade, thread: str) -> dict[str, Any]:
     """Every checkpoint of the thread as read back, by id."""
     return {
         t.config["configurable"]["checkpoint_id"]: norm(t) for t in await s.list(cfg(thread, None))
     }
-
-
-def thread_keys(raw: redis.Redis, thread: str) -> dict[str, Any]:
-    part = tagged(raw, thread)
-    return {k: (v.type, v.value) for k, v in snapshot(raw).items() if of_thread(k, part)}
 
 
 # -- keep_last ----------------------------------------------------------------------------------
@@ -89,7 +76,7 @@ async def test_keep_last_keeps_exactly_the_n_latest_per_namespace(
     ids = await fill(s, "t", COUNTS)
     await fill(s, "other", {"": 3})
     before = await everything(s, "t")
-    other = thread_keys(raw, "other")
+    other = thread_contents(raw, "other")
     assert len(before) == sum(COUNTS.values())
     await s.prune(["t", "no-such-thread"], keep_last=n)
     for ns in NS:
@@ -101,7 +88,7 @@ async def test_keep_last_keeps_exactly_the_n_latest_per_namespace(
         for gone in ids[ns][:-n]:
             assert await s.get(cfg("t", ns, gone)) is None
     assert norm(await s.get(cfg("t"))) == before[ids[""][-1]]
-    assert thread_keys(raw, "other") == other
+    assert thread_contents(raw, "other") == other
     assert_no_orphans(raw)
 
 
@@ -114,7 +101,7 @@ async def test_keep_last_0_is_delete(s: Facade, raw: redis.Redis) -> None:
     await s.prune(["t"], strategy="delete")
     after_delete = {k: (v.type, v.value) for k, v in snapshot(raw).items()}
     assert after_keep_0 == after_delete
-    assert thread_keys(raw, "t") == {}
+    assert thread_contents(raw, "t") == {}
     assert await s.list(cfg("t", None)) == []
     assert_no_orphans(raw)
     assert len(await s.list(cfg("other", None))) == 5
@@ -123,11 +110,11 @@ async def test_keep_last_0_is_delete(s: Facade, raw: redis.Redis) -> None:
 async def test_keep_latest_is_keep_last_1(s: Facade, raw: redis.Redis) -> None:
     await fill(s, "t", COUNTS)
     await s.prune(["t"], keep_last=1)
-    keep_1 = thread_keys(raw, "t")
+    keep_1 = thread_contents(raw, "t")
     await s.delete_thread("t")
     await fill(s, "t", COUNTS)
     await s.prune(["t"])
-    keep_latest = thread_keys(raw, "t")
+    keep_latest = thread_contents(raw, "t")
     # the same shape; the ids differ between the two fills
     assert sorted(v[0] for v in keep_1.values()) == sorted(v[0] for v in keep_latest.values())
     assert len(keep_latest) == len(keep_1) > 0
@@ -252,16 +239,9 @@ class Runner:
 
 @pytest.fixture
 async def graph_saver(backend: Backend, kind: str) -> AsyncIterator[Any]:
-    if kind == "async":
-        a = AsyncRedisSaver(**backend.saver_kwargs(asynchronous=True))
-        await a.asetup()
-        yield a
-        await a.aclose()
-    else:
-        sv = RedisSaver(**backend.saver_kwargs(asynchronous=False))
-        sv.setup()
-        yield sv
-        sv.close()
+    x = await open_saver(backend, kind)
+    yield x.saver
+    await close_saver(x)
 
 
 async def test_prune_keeps_delta_channel_history(

@@ -27,7 +27,6 @@ import pytest
 import redis
 from langchain_core.runnables import RunnableConfig
 from langgraph.channels.delta import DeltaChannel
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 from langgraph.checkpoint.conformance.report import ProgressCallbacks
@@ -45,7 +44,8 @@ from langgraph.types import Command, Interrupt, StateSnapshot, interrupt
 from typing_extensions import TypedDict
 
 from .conftest import Backend
-from .facade import Facade, SyncCalls, cfg, conformance_factory, ns_name, plain
+from .facade import SyncCalls, cfg, conformance_factory, ns_name, plain
+from .helpers import Runner, close_saver, make_saver, setup_saver, thread_keys
 
 # -- 1. conformance ------------------------------------------------------------------------
 
@@ -310,10 +310,6 @@ def shallow_keyspace(r: redis.Redis, *, replay: int = 1, ttl: bool = False) -> S
     return Space(kept, dict(have_writes), refs)
 
 
-def thread_keys(r: redis.Redis, thread: str) -> list[str]:
-    return sorted(k.decode() for k in r.scan_iter(match=f"*{{{thread}}}*", count=1000))
-
-
 def dump(r: redis.Redis) -> dict[str, Any]:
     """Every key with its content (and whether it expires), to compare before and after."""
     out: dict[str, Any] = {}
@@ -331,64 +327,12 @@ def dump(r: redis.Redis) -> dict[str, Any]:
     return out
 
 
-# -- driving a graph through either API ----------------------------------------------------
-
-
-class Runner:
-    """One saver and the API (sync or async) the graph goes through."""
-
-    def __init__(self, mode: str, saver: BaseCheckpointSaver) -> None:
-        self.mode = mode
-        self.saver = saver
-        self.f = Facade(saver, mode)
-
-    def compile(self, builder: StateGraph) -> Any:
-        return builder.compile(checkpointer=self.saver)
-
-    async def invoke(self, graph: Any, inp: Any, config: RunnableConfig, **kw: Any) -> Any:
-        if self.mode == "sync":
-            return graph.invoke(inp, config, **kw)
-        return await graph.ainvoke(inp, config, **kw)
-
-    async def state(
-        self, graph: Any, config: RunnableConfig, *, subgraphs: bool = False
-    ) -> StateSnapshot:
-        if self.mode == "sync":
-            return graph.get_state(config, subgraphs=subgraphs)
-        return await graph.aget_state(config, subgraphs=subgraphs)
-
-    async def history(self, graph: Any, config: RunnableConfig) -> list[StateSnapshot]:
-        if self.mode == "sync":
-            return list(graph.get_state_history(config))
-        return [s async for s in graph.aget_state_history(config)]
-
-
-def make_saver(mode: str, backend: Backend, **kw: Any) -> Any:
-    if mode == "sync":
-        return ShallowRedisSaver(**backend.saver_kwargs(asynchronous=False), **kw)
-    return AsyncShallowRedisSaver(**backend.saver_kwargs(asynchronous=True), **kw)
-
-
-async def open_saver(s: Any) -> None:
-    if isinstance(s, AsyncShallowRedisSaver):
-        await s.asetup()
-    else:
-        s.setup()
-
-
-async def close_saver(s: Any) -> None:
-    if isinstance(s, AsyncShallowRedisSaver):
-        await s.aclose()
-    else:
-        s.close()
-
-
 @pytest.fixture(params=["sync", "async"])
 async def shallow(request: pytest.FixtureRequest, backend: Backend) -> AsyncIterator[Runner]:
     """ShallowRedisSaver driven through graph.invoke ("sync"), AsyncShallowRedisSaver through
     graph.ainvoke ("async"), on a flushed server."""
-    s = make_saver(request.param, backend)
-    await open_saver(s)
+    s = make_saver(backend, request.param, shallow=True)
+    await setup_saver(s)
     yield Runner(request.param, s)
     await close_saver(s)
 
@@ -708,9 +652,9 @@ async def test_reopened_saver_reads_the_same(backend: Backend, raw: redis.Redis)
     """A saver that did not write the thread (no delta cache) reads the same values, and its
     next write keeps the invariant."""
     for mode in ("sync", "async"):
-        a, b = make_saver(mode, backend), make_saver(mode, backend)
-        await open_saver(a)
-        await open_saver(b)
+        a, b = make_saver(backend, mode, shallow=True), make_saver(backend, mode, shallow=True)
+        await setup_saver(a)
+        await setup_saver(b)
         ra, rb, mem = Runner(mode, a), Runner(mode, b), Runner(mode, InMemorySaver())
         g, g2, gm = ra.compile(loop_graph(5)), rb.compile(loop_graph(5)), mem.compile(loop_graph(5))
         c = thread_cfg(f"reopen-{mode}")
@@ -854,7 +798,7 @@ async def test_copy_delete_for_runs_and_delete_thread(shallow: Runner, raw: redi
     assert tup.metadata["run_id"] == run
     await r.f.delete_for_runs([run])
     assert await r.f.list(thread_cfg("src")) == []
-    assert thread_keys(raw, "src") == []
+    assert thread_keys(raw, "src") == set()
     assert list(shallow_keyspace(raw).kept) == [("dst", "")]
     await r.f.delete_thread("dst")
     assert [k.decode() for k in raw.scan_iter(count=1000)] == ["checkpoint_meta"]
@@ -942,8 +886,8 @@ async def test_delta_channel_state_matches_in_memory(
     (tup,) = await r.f.list(thread_cfg("d"))
     assert tup.checkpoint["id"] == shallow_keyspace(raw, replay=3).latest("d")
     # ... and a saver that did not write the thread rebuilds the same state from them
-    other = make_saver(r.mode, backend)
-    await open_saver(other)
+    other = make_saver(backend, r.mode, shallow=True)
+    await setup_saver(other)
     ro = Runner(r.mode, other)
     assert (await ro.state(ro.compile(delta_graph(Counter())), thread_cfg("d"))).values == final
     await close_saver(other)
@@ -1022,7 +966,7 @@ async def test_prune_keep_last_on_shallow_threads(shallow: Runner, raw: redis.Re
     shallow_keyspace(raw, replay=3)
     await r.f.prune(["i"], keep_last=0)
     await r.f.prune(["n"], strategy="delete")
-    assert thread_keys(raw, "i") == [] and thread_keys(raw, "n") == []
+    assert thread_keys(raw, "i") == set() and thread_keys(raw, "n") == set()
     assert list(shallow_keyspace(raw, replay=3).kept) == [("d", "")]
     with pytest.raises(ValueError):
         await r.f.prune(["d"], keep_last=-1)
@@ -1042,13 +986,13 @@ async def test_ttl_threads_expire_wholly(real_backend: Backend) -> None:
     plain_ttl = {"default_ttl": TTL_MINUTES}
     refresh_ttl = {"default_ttl": TTL_MINUTES, "refresh_on_read": True}
     runners = {
-        f"{mode}-{kind}": Runner(mode, make_saver(mode, b, ttl=ttl))
+        f"{mode}-{kind}": Runner(mode, make_saver(b, mode, shallow=True, ttl=ttl))
         for mode in ("sync", "async")
         for kind, ttl in (("plain", plain_ttl), ("refresh", refresh_ttl))
     }
     graphs: dict[str, Any] = {}
     for thread, r in runners.items():
-        await open_saver(r.saver)
+        await setup_saver(r.saver)
         # a nested graph paused inside its subgraph (two namespaces, pending writes), then a
         # DeltaChannel thread
         graphs[thread] = g = r.compile(nested(Counter()))
@@ -1069,7 +1013,7 @@ async def test_ttl_threads_expire_wholly(real_backend: Backend) -> None:
         assert len(keys) >= 4
         for k in keys:
             left = raw.pttl(k)
-            if k.startswith("checkpoint_xref:"):  # the ledger outlives the thread for the sweep
+            if k.startswith(b"checkpoint_xref:"):  # the ledger outlives the thread for the sweep
                 assert left == -1, k
             else:
                 assert 0 < left <= TTL_MS + SLACK_MS, (k, left)
@@ -1083,18 +1027,18 @@ async def test_ttl_threads_expire_wholly(real_backend: Backend) -> None:
     assert time.monotonic() < read + TTL_MS / 1000, "too slow to tell refreshed from expired"
     for thread in ("sync-refresh", "async-refresh"):
         assert raw.exists(f"checkpoint_ns:{{{thread}}}"), thread
-        assert [k for k in thread_keys(raw, thread + "-d") if "xref" not in k] == []
+        assert [k for k in thread_keys(raw, thread + "-d") if b"xref" not in k] == []
     # every other thread is gone whole: checkpoints, writes, blobs, indexes
     for thread in ("sync-plain", "async-plain"):
         r = runners[thread]
         for t in (thread, thread + "-d"):
-            assert [k for k in thread_keys(raw, t) if not k.startswith("checkpoint_xref:")] == []
+            assert [k for k in thread_keys(raw, t) if not k.startswith(b"checkpoint_xref:")] == []
             assert await r.f.get(thread_cfg(t)) is None
             assert await r.f.list(cfg(t, ns=None)) == []
         assert (await r.state(graphs[thread], thread_cfg(thread))).values == {}
     await _sleep_until(read + (TTL_MS + SLACK_MS) / 1000 + 0.15)
     for thread in ("sync-refresh", "async-refresh"):
-        assert [k for k in thread_keys(raw, thread) if "xref" not in k] == []
+        assert [k for k in thread_keys(raw, thread) if b"xref" not in k] == []
     # the sweep removes what the expired threads left in the cross-thread indexes
     await runners["sync-plain"].f.sweep()
     assert [k.decode() for k in raw.scan_iter(count=1000)] == ["checkpoint_meta"]

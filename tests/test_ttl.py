@@ -49,6 +49,7 @@ from typing_extensions import TypedDict
 
 from .conftest import Backend
 from .facade import Facade, cfg, new_id, refs
+from .helpers import close_saver, open_saver, thread_keys
 
 KS = KeySpace()
 EXP = KS.exp_index.encode()
@@ -84,25 +85,14 @@ async def make(kind: str) -> AsyncIterator[Maker]:
     """Opens set-up savers of the test's kind on a backend; closes them afterwards."""
     opened: list[Facade] = []
 
-    async def open_saver(backend: Backend, ttl: Any = None, *, shallow: bool = False) -> Facade:
-        if kind == "async":
-            acls = AsyncShallowRedisSaver if shallow else AsyncRedisSaver
-            sv: Any = acls(**backend.saver_kwargs(True), ttl=ttl)
-            await sv.asetup()
-        else:
-            cls = ShallowRedisSaver if shallow else RedisSaver
-            sv = cls(**backend.saver_kwargs(False), ttl=ttl)
-            sv.setup()
-        x = Facade(sv, kind)
+    async def opener(backend: Backend, ttl: Any = None, *, shallow: bool = False) -> Facade:
+        x = await open_saver(backend, kind, shallow=shallow, ttl=ttl)
         opened.append(x)
         return x
 
-    yield open_saver
+    yield opener
     for x in opened:
-        if kind == "async":
-            await x.saver.aclose()
-        else:
-            x.saver.close()
+        await close_saver(x)
 
 
 @pytest.fixture
@@ -206,11 +196,6 @@ async def sleep_until(raw: redis.Redis, at_ms: int) -> None:
 
 async def sleep_past(raw: redis.Redis, at_ms: int, margin_ms: int = 40) -> None:
     await sleep_until(raw, at_ms + margin_ms)
-
-
-def thread_keys(raw: redis.Redis, thread: str) -> set[bytes]:
-    """Every key carrying the thread's hash tag."""
-    return set(raw.scan_iter(match=f"*{{{tag(thread)}}}*", count=1000))
 
 
 def expiring_keys(raw: redis.Redis, thread: str) -> set[bytes]:
