@@ -37,7 +37,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ import redis.cluster as scluster
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from harness.workers import tree_worker  # noqa: E402
 from trees import worktree  # noqa: E402
 from workloads import graph10, iter_steps, thread_cfg  # noqa: E402
 
@@ -310,14 +310,10 @@ async def big(url: str, a: argparse.Namespace) -> dict[str, float]:
 def _run_worker(src: Path, url: str, a: argparse.Namespace, what: str, run: int) -> Any:
     """One measurement in a fresh process whose `langgraph.checkpoint.redis` comes from `src`
     (this tree's or the baseline's)."""
-    env = dict(os.environ, PYTHONPATH=str(src))
     argv = [sys.executable, __file__, "--worker", what, "--url", url, "--run", str(run)]
     argv += ["--n", str(a.n), "--steps", str(a.steps), "--threads", str(a.threads)]
     argv += ["--big", str(a.big)]
-    got = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if got.returncode:
-        raise RuntimeError(f"worker {what} on {src} failed:\n{got.stderr[-3000:]}")
-    return json.loads(got.stdout.strip().splitlines()[-1])
+    return tree_worker(argv, src, what)
 
 
 def _flush(target: Any) -> None:

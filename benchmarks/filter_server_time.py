@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from harness.workers import tree_worker  # noqa: E402
 from trees import worktree  # noqa: E402
 
 FILTERS = {
@@ -82,12 +81,8 @@ async def measure(url: str, n: int, phase: str) -> dict[str, Any]:
 
 
 def worker(src: Path, url: str, n: int, phase: str) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(src))
     argv = [sys.executable, __file__, "--worker", phase, "--url", url, "--n", str(n)]
-    got = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if got.returncode:
-        raise RuntimeError(got.stderr[-3000:])
-    return json.loads(got.stdout.strip().splitlines()[-1])
+    return tree_worker(argv, src, phase)
 
 
 def main() -> None:

@@ -35,10 +35,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,6 +46,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from harness.servers import (  # noqa: E402
+    flushall,
+    incumbent_python,
+    start_redis_stack,
+    stop_redis_stack,
+)
+from harness.workers import tree_worker  # noqa: E402
 from trees import worktree  # noqa: E402
 
 POINTS = (10, 100, 300, 1000, 3000, 10000)
@@ -250,16 +255,9 @@ def _worker(
     python: str = sys.executable,
     phase: str = "populate",
 ) -> Any:
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
     argv = [python, __file__, "--worker", what, "--url", url, "--phase", phase]
     argv += ["--points", ",".join(map(str, points)), "--filter-n", str(FILTER_N)]
-    got = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if got.returncode:
-        raise RuntimeError(f"worker {what} on {src} failed:\n{got.stderr[-3000:]}")
-    return json.loads(got.stdout.strip().splitlines()[-1])
+    return tree_worker(argv, src, what)
 
 
 def filter_rounds(base: Path, points: tuple[int, ...]) -> dict[str, Any]:
@@ -293,27 +291,18 @@ def filter_rounds(base: Path, points: tuple[int, ...]) -> dict[str, Any]:
 def incumbent_rows(points: tuple[int, ...], top: int) -> list[str]:
     """The incumbent (its venv, ../shared/anchor/anchor-venv.sh) and ours, one after the other
     on one Redis Stack 7.4 server (FLUSHALL between), the history shape to min(top, 3,000)."""
-    anchor = ROOT.parent / "shared" / "anchor"
-
-    def sh(argv: list[str]) -> str:
-        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
-
     pts = tuple(p for p in points if 100 <= p <= min(top, 3000))  # 10: fixed costs only
     port = "16395"
-    url = sh(["bash", str(anchor / "redis-stack.sh"), "start", port])
-    py = sh(["bash", str(anchor / "anchor-venv.sh")]) + "/bin/python"
-    import redis
-
+    url = start_redis_stack(port)
+    py = incumbent_python()
     got: dict[str, Any] = {}
     try:
         for name, src, python in (("incumbent", None, py), ("ours", ROOT / "src", sys.executable)):
-            r = redis.Redis.from_url(url)
-            r.flushall()
-            r.close()
+            flushall(url)
             got[name] = _worker(src, "base", url, pts, python)
             print(f"{name} on Redis Stack done", file=sys.stderr)
     finally:
-        sh(["bash", str(anchor / "redis-stack.sh"), "stop", port])
+        stop_redis_stack(port)
     rows = [
         "",
         "On Redis Stack 7.4, one after the other (the incumbent 0.5.2 in its own venv):",

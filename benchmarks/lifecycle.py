@@ -53,24 +53,40 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from workloads import Monitor, make_steps, message, thread_cfg
+from harness.monitor import Monitor
+from harness.servers import flushall, incumbent_python, redis_stacks, server_name, sync_client
+from harness.stats import dig, fmt, fmt_kb, fmt_ratio, median_ratio
+from harness.stats import median as med
+from harness.tables import (
+    Session,
+    command_line,
+    load_results,
+    md_head,
+    mode_header,
+    render_modes,
+)
+from harness.workers import (
+    add_worker_flags,
+    driver_parser,
+    err_text,
+    logged,
+    run_sections,
+    worker_result,
+)
+from workloads import make_steps, message, thread_cfg
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ANCHOR = ROOT.parent / "shared" / "anchor"
 RESULTS = HERE / "results"
 SECTIONS = ("ttl_step", "expiry_leftover", "shallow", "prune")
 SAVERS = ("incumbent", "ours")
@@ -97,17 +113,7 @@ STAGES = (
 )
 
 
-def err_text(e: BaseException) -> str:
-    return f"{type(e).__name__}: {e}"[:400]
-
-
 # -- worker: runs inside one saver's interpreter -------------------------------------------
-
-
-def sync_client(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url)
 
 
 def used_memory(r: Any) -> int:
@@ -206,9 +212,7 @@ async def fresh_saver(
 ) -> AsyncIterator[Any]:
     """FLUSHALL (unless told not to), then an async saver, set up."""
     if flush:
-        r = sync_client(url)
-        r.flushall()
-        r.close()
+        flushall(url)
     kwargs = {"ttl": ttl} if ttl else {}
     async with saver_class(shallow).from_conn_string(url, **kwargs) as saver:
         await saver.asetup()
@@ -438,58 +442,15 @@ WORKERS: dict[str, Callable[..., Any]] = {
 
 async def worker(a: argparse.Namespace) -> None:
     res: dict[str, Any] = {"saver": a.saver, "secs": {}}
-    for name in a.only.split(","):
-        sub: dict[str, Any] = {}
-        t = time.perf_counter()
-        try:
-            await WORKERS[name](a.url, a.quick, sub)
-        except Exception as e:  # the incumbent is known to fail on some of these
-            sub["error"] = err_text(e)
-            sub["traceback"] = traceback.format_exc()[-2000:]
-        res["secs"][name] = round(time.perf_counter() - t, 2)
-        res[name] = sub
-        gc.collect()
+
+    def section(name: str) -> Callable[[], Any]:
+        return lambda: WORKERS[name](a.url, a.quick, res.setdefault(name, {}))
+
+    await run_sections(res, [(n, section(n)) for n in a.only.split(",")], 2000)
     print(json.dumps(res), flush=True)
 
 
 # -- driver ---------------------------------------------------------------------------------
-
-
-def sh(cmd: list[str]) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def code_version() -> str:
-    """The commit of this checkout, and whether src/ or lua/ differ from it."""
-    try:
-        head = sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-        dirty = sh(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "lua"])
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" + uncommitted changes in src/ or lua/" if dirty else "")
-
-
-def server_name(url: str, shared_by: str) -> str:
-    """The server, as a report names it (also benchmarks/store.py's)."""
-    r = sync_client(url)
-    try:
-        version = r.info("server")["redis_version"]
-        mods = ", ".join(
-            f"{m[b'name'].decode()} {m[b'ver']}" for m in r.execute_command("MODULE", "LIST")
-        )
-    finally:
-        r.close()
-    return f"Redis {version} (Redis Stack: {mods}), loopback, one server for {shared_by}"
-
-
-def worker_result(cmd: list[str], label: dict[str, str]) -> dict[str, Any]:
-    """Runs a worker process (`cmd`) and returns the JSON line it printed last, or `label`
-    with the error it died of (also benchmarks/store.py's)."""
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
-    if out.returncode or not lines:
-        return {**label, "worker_error": (out.stderr or out.stdout)[-2000:]}
-    return json.loads(lines[-1])
 
 
 def run_worker(python: str, saver: str, url: str, a: argparse.Namespace) -> dict[str, Any]:
@@ -499,20 +460,15 @@ def run_worker(python: str, saver: str, url: str, a: argparse.Namespace) -> dict
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs", type=int, default=3)
+    ap = driver_parser()
     ap.add_argument("--only", default=",".join(SECTIONS), help=",".join(SECTIONS))
-    ap.add_argument("--report", action="store_true", help="re-render lifecycle.md only")
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--saver", help=argparse.SUPPRESS)
-    ap.add_argument("--url", help=argparse.SUPPRESS)
+    add_worker_flags(ap, "lifecycle.md", "--saver")
     a = ap.parse_args()
     if a.worker:
         asyncio.run(worker(a))
         return
     store = RESULTS / "lifecycle.json"
-    data = json.loads(store.read_text()) if store.exists() else {}
+    data = load_results(store)
     if a.report:
         render(data)
         return
@@ -520,80 +476,24 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown sections: {sorted(unknown)}")
     sys.path.insert(0, str(ROOT / "src"))
-    from langgraph.checkpoint.redis.embedded import free_port
-
-    t0 = time.perf_counter()
-    load_start = os.getloadavg()
-    port = str(free_port())
+    session = Session()
     runs: dict[str, list[dict]] = {s: [] for s in SAVERS}
-    try:
-        url = sh(["bash", str(ANCHOR / "redis-stack.sh"), "start", port])
-        incumbent_py = sh(["bash", str(ANCHOR / "anchor-venv.sh")]) + "/bin/python"
+    with redis_stacks(1) as (url,):
+        incumbent_py = incumbent_python()
         server = server_name(url, "both savers")
-        code = code_version()
+        session.started()
         for run in range(a.runs):
             for s, py in (("incumbent", incumbent_py), ("ours", sys.executable)):
-                t = time.perf_counter()
-                runs[s].append(run_worker(py, s, url, a))
-                print(f"run {run + 1}/{a.runs} {s}: {time.perf_counter() - t:.1f} s", flush=True)
-    finally:
-        sh(["bash", str(ANCHOR / "redis-stack.sh"), "stop", port])
-    mode = "quick" if a.quick else "full"
-    command = ".venv/bin/python benchmarks/lifecycle.py" + (" --quick" if a.quick else "")
-    if a.runs != 3:
-        command += f" --runs {a.runs}"
-    if a.only != ",".join(SECTIONS):
-        command += f" --only {a.only}"
-    data[mode] = {
-        "command": command,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "server": server,
-        "code": [code, code_version()],
-        "runs_n": a.runs,
-        "sections": a.only.split(","),
-        "wall_s": time.perf_counter() - t0,
-        "cpus": os.cpu_count(),
-        "load_avg": [load_start, os.getloadavg()],
-        "runs": runs,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    store.write_text(json.dumps(data, indent=1))
+                runs[s].append(logged(run, a.runs, s, run_worker, py, s, url, a))
+    more = "" if a.only == ",".join(SECTIONS) else f" --only {a.only}"
+    command = command_line("lifecycle.py", a.quick, a.runs, more)
+    extra = {"sections": a.only.split(",")}
+    session.save(store, data, a.quick, command=command, server=server, runs_n=a.runs,
+                 extra=extra, runs=runs)  # fmt: skip
     print(render(data))
 
 
 # -- report ---------------------------------------------------------------------------------
-
-
-def med(xs: list[Any]) -> float | None:
-    xs = [x for x in xs if isinstance(x, int | float) and not isinstance(x, bool)]
-    return statistics.median(xs) if xs else None
-
-
-def dig(r: dict, path: str) -> Any:
-    cur: Any = r
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
-def fmt(x: float | None, digits: int = 0) -> str:
-    if x is None:
-        return "-"
-    if digits == 0 and abs(x) < 10 and x != int(x):
-        return f"{x:,.2f}"
-    return f"{x:,.{digits}f}"
-
-
-def fmt_kb(x: float | None) -> str:
-    return "-" if x is None else f"{x / 1024:,.1f} KB"
-
-
-def fmt_ratio(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return f"{x:.1f}x" if x >= 10 else f"{x:.2f}x"
 
 
 class Mode:
@@ -607,13 +507,10 @@ class Mode:
         return med([dig(r, path) for r in self.runs[saver]])
 
     def ratio(self, path: str) -> float | None:
-        rs = []
-        for o, i in zip(self.runs["ours"], self.runs["incumbent"], strict=False):
-            x, y = dig(o, path), dig(i, path)
-            num = (int, float)
-            if isinstance(x, num) and isinstance(y, num) and x >= 0 and y > 0:
-                rs.append(x / y)
-        return med(rs)
+        """ours / incumbent, median of the per-run ratios; none when a memory delta is
+        negative (allocator noise) or the incumbent's figure is 0."""
+        runs = zip(self.runs["ours"], self.runs["incumbent"], strict=False)
+        return median_ratio(((dig(o, path), dig(i, path)) for o, i in runs), positive)
 
     def errors(self, saver: str, section: str) -> list[str]:
         out = []
@@ -646,8 +543,12 @@ class Mode:
         return ", ".join(parts) or "none"
 
 
+def positive(x: float, y: float) -> bool:
+    return x >= 0 and y > 0
+
+
 def render(data: dict) -> str:
-    lines = [
+    title = [
         "# Lifecycle: TTL, expiry leftovers, shallow savers, prune",
         "",
         "Ours (`langgraph-checkpoint-redis-lua`) beside the incumbent "
@@ -660,40 +561,20 @@ def render(data: dict) -> str:
         "What each section does: the docstring of `benchmarks/lifecycle.py`.",
         "",
     ]
-    for mode in ("full", "quick"):
-        if mode in data:
-            lines += render_mode(mode, Mode(data[mode]))
-    text = "\n".join(lines)
-    (RESULTS / "lifecycle.md").write_text(text)
-    return text
+    return render_modes(title, data, render_mode, RESULTS / "lifecycle.md")
 
 
-def render_mode(mode: str, m: Mode) -> list[str]:
-    d = m.d
-    quick = mode == "quick"
-    out = [
-        f"## {'Quick' if quick else 'Full'} mode",
-        "",
-        f"- command: `{d['command']}`",
-        f"- date: {d['date']}; {d['runs_n']} runs; wall time {d['wall_s']:.0f} s",
-        f"- server: {d['server']}",
-    ]
-    if "code" in d:
-        start, end = d["code"]
-        out.append(
-            f"- ours at commit {start}"
-            + ("" if start == end else f" at the start, {end} at the end (changed during the run)")
-        )
-    if "load_avg" in d:
-        (a1, _, _), (b1, _, _) = d["load_avg"]
-        out.append(
-            f"- machine: {d['cpus']} CPUs; 1-minute load average {a1:.1f} at the start, "
-            f"{b1:.1f} at the end (other work on the machine slows both savers; the ratios "
-            "are taken within each run, the absolute rates move with the load)"
-        )
-    out.append("")
+LOAD_NOTE = (
+    " (other work on the machine slows both savers; the ratios are taken within each run, the"
+    " absolute rates move with the load)"
+)
+
+
+def render_mode(mode: str, d: dict) -> list[str]:
+    m = Mode(d)
+    out = [*mode_header(mode, d, LOAD_NOTE), ""]
     secs = d["sections"]
-    head = ["| | ours | incumbent | ours ÷ incumbent |", "|---|---|---|---|"]
+    head = md_head(["", "ours", "incumbent", "ours ÷ incumbent"])
     if "ttl_step" in secs:
         n = m.med("ours", "ttl_step.steps") or m.med("incumbent", "ttl_step.steps")
         out += [

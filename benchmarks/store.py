@@ -54,29 +54,36 @@ import asyncio
 import gc
 import hashlib
 import json
-import os
 import random
 import statistics
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lifecycle import (
-    ANCHOR,
-    RESULTS,
-    ROOT,
-    code_version,
+from harness.servers import ROOT, flushall, incumbent_python, redis_stacks, server_name
+from harness.stats import dig, fmt, fmt_ratio, median, median_ratio, pct
+from harness.tables import (
+    Session,
+    command_line,
+    load_results,
+    md_head,
+    md_row,
+    mode_header,
+    render_modes,
+)
+from harness.workers import (
+    add_worker_flags,
+    driver_parser,
     err_text,
-    fmt,
-    fmt_ratio,
-    server_name,
-    sh,
+    logged,
+    run_sections,
     worker_result,
 )
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 SECTIONS = ("put", "get", "search", "vector", "list_ns")
 STORES = ("ours", "ours_async", "incumbent", "memory")
@@ -86,6 +93,7 @@ LABEL = {
     "incumbent": "incumbent (sync)",
     "memory": "InMemoryStore",
 }
+COLUMNS = ("ours (sync)", "ours (async)", "incumbent", "InMemoryStore")  # STORES, in tables
 DIMS = 64
 FILTER = {"kind": "a", "n": {"$gt": 50}}
 N_NS = 10
@@ -144,13 +152,8 @@ class Runner:
         self.is_async = kind == "ours_async"
 
     def flush(self) -> None:
-        if self.kind == "memory":
-            return
-        import redis
-
-        r = redis.Redis.from_url(self.url)
-        r.flushall()
-        r.close()
+        if self.kind != "memory":
+            flushall(self.url)
 
     async def open(self, index: dict | None = None) -> Any:
         self.flush()
@@ -380,20 +383,17 @@ async def probe_incumbent_async(url: str, res: dict) -> None:
 async def worker(a: argparse.Namespace) -> None:
     rn = Runner(a.store, a.url)
     res: dict[str, Any] = {"store": a.store, "secs": {}}
-    for name, f in (
+    sections = (
         ("put", sec_put_get),
         ("search", sec_search),
         ("vector", sec_vector),
         ("list_ns", sec_list_ns),
-    ):
-        t = time.perf_counter()
-        try:
-            await f(rn, a.quick, res)
-        except Exception as e:
-            res.setdefault(name, {})["error"] = err_text(e)
-            res[name]["traceback"] = traceback.format_exc()[-1500:]
-        res["secs"][name] = round(time.perf_counter() - t, 2)
-        gc.collect()
+    )
+
+    def section(f: Callable) -> Callable[[], Any]:
+        return lambda: f(rn, a.quick, res)
+
+    await run_sections(res, [(name, section(f)) for name, f in sections], 1500)
     if a.store == "incumbent":
         await probe_incumbent_async(a.url, res)
     print(json.dumps(res), flush=True)
@@ -436,79 +436,38 @@ def compare(run: dict[str, dict]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--report", action="store_true", help="re-render store.md only")
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--store", help=argparse.SUPPRESS)
-    ap.add_argument("--url", help=argparse.SUPPRESS)
+    ap = driver_parser()
+    add_worker_flags(ap, "store.md", "--store")
     a = ap.parse_args()
     if a.worker:
         asyncio.run(worker(a))
         return
     path = RESULTS / "store.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
+    data = load_results(path)
     if a.report:
         render(data)
         return
     sys.path.insert(0, str(ROOT / "src"))
-    from langgraph.checkpoint.redis.embedded import free_port
-
-    t0 = time.perf_counter()
-    load_start = os.getloadavg()
-    port = str(free_port())
+    session = Session()
     runs: list[dict[str, dict]] = []
-    try:
-        url = sh(["bash", str(ANCHOR / "redis-stack.sh"), "start", port])
-        incumbent_py = sh(["bash", str(ANCHOR / "anchor-venv.sh")]) + "/bin/python"
+    with redis_stacks(1) as (url,):
+        incumbent_py = incumbent_python()
         server = server_name(url, "all Redis stores")
-        code = code_version()
+        session.started()
         for i in range(a.runs):
             run: dict[str, dict] = {}
             for s in STORES:
-                t = time.perf_counter()
                 py = incumbent_py if s == "incumbent" else sys.executable
-                run[s] = run_worker(py, s, url, a.quick)
-                print(f"run {i + 1}/{a.runs} {s}: {time.perf_counter() - t:.1f} s", flush=True)
+                run[s] = logged(i, a.runs, s, run_worker, py, s, url, a.quick)
             compare(run)
             runs.append(run)
-    finally:
-        sh(["bash", str(ANCHOR / "redis-stack.sh"), "stop", port])
-    mode = "quick" if a.quick else "full"
-    command = ".venv/bin/python benchmarks/store.py" + (" --quick" if a.quick else "")
-    if a.runs != 3:
-        command += f" --runs {a.runs}"
-    data[mode] = {
-        "command": command,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "server": server,
-        "code": [code, code_version()],
-        "runs_n": a.runs,
-        "sizes": sizes(a.quick),
-        "wall_s": time.perf_counter() - t0,
-        "cpus": os.cpu_count(),
-        "load_avg": [load_start, os.getloadavg()],
-        "runs": runs,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1))
+    command = command_line("store.py", a.quick, a.runs)
+    session.save(path, data, a.quick, command=command, server=server, runs_n=a.runs,
+                 extra={"sizes": sizes(a.quick)}, runs=runs)  # fmt: skip
     print(render(data))
 
 
 # -- report ---------------------------------------------------------------------------------
-
-
-def dig(r: Any, p: str) -> Any:
-    for part in p.split("."):
-        if not isinstance(r, dict) or part not in r:
-            return None
-        r = r[part]
-    return r
-
-
-def num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool)
 
 
 class Mode:
@@ -520,15 +479,11 @@ class Mode:
         return [dig(r.get(store), p) for r in self.runs]
 
     def med(self, store: str, p: str) -> float | None:
-        xs = [x for x in self.vals(store, p) if num(x)]
-        return statistics.median(xs) if xs else None
+        return median(self.vals(store, p))
 
     def ratio(self, a: str, b: str, p: str) -> float | None:
-        rs = []
-        for x, y in zip(self.vals(a, p), self.vals(b, p), strict=True):
-            if num(x) and num(y) and y > 0:
-                rs.append(x / y)
-        return statistics.median(rs) if rs else None
+        pairs = zip(self.vals(a, p), self.vals(b, p), strict=True)
+        return median_ratio(pairs, lambda x, y: y > 0)
 
     def cell(self, store: str, p: str, f: Callable) -> str:
         """The median, or the error of the section when no run has a number."""
@@ -585,39 +540,24 @@ class Mode:
 
 
 def rate_table(m: Mode, rows: list[tuple[str, str]]) -> list[str]:
-    out = [
-        "| | ours (sync) | ours (async) | incumbent | InMemoryStore "
-        "| ours ÷ incumbent | ours ÷ InMemoryStore |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    out = md_head(["", *COLUMNS, "ours ÷ incumbent", "ours ÷ InMemoryStore"])
     for label, p in rows:
         cells = [m.cell(s, p, fmt) + (" †" if m.wrong(s, p) else "") for s in STORES]
-        out.append(
-            f"| {label} | "
-            + " | ".join(cells)
-            + f" | {fmt_ratio(m.ratio('ours', 'incumbent', p))}"
-            + f" | {fmt_ratio(m.ratio('ours', 'memory', p))} |"
-        )
+        ratios = [m.ratio("ours", "incumbent", p), m.ratio("ours", "memory", p)]
+        out.append(md_row([label, *cells, *map(fmt_ratio, ratios)]))
     return out
 
 
 def check_table(m: Mode, rows: list[tuple[str, str, Callable | None]]) -> list[str]:
-    out = [
-        "| correctness | ours (sync) | ours (async) | incumbent | InMemoryStore |",
-        "|---|---|---|---|---|",
-    ]
+    out = md_head(["correctness", *COLUMNS])
     for label, p, f in rows:
         cells = [m.bools(s, p) if f is None else m.cell(s, p, f) for s in STORES]
-        out.append(f"| {label} | " + " | ".join(cells) + " |")
+        out.append(md_row([label, *cells]))
     return out
 
 
-def pct(x: float) -> str:
-    return f"{x * 100:.1f}%"
-
-
 def render(data: dict) -> str:
-    lines = [
+    title = [
         "# Store: RedisStore on plain Redis + Lua, beside the incumbent and InMemoryStore",
         "",
         "Ours (`langgraph.store.redis` of this project) beside the incumbent "
@@ -629,32 +569,13 @@ def render(data: dict) -> str:
         "`benchmarks/store.py`.",
         "",
     ]
-    for mode in ("full", "quick"):
-        if mode in data:
-            lines += render_mode(mode, Mode(data[mode]))
-    text = "\n".join(lines)
-    (RESULTS / "store.md").write_text(text)
-    return text
+    return render_modes(title, data, render_mode, RESULTS / "store.md")
 
 
-def render_mode(mode: str, m: Mode) -> list[str]:
-    d, z = m.d, m.d["sizes"]
+def render_mode(mode: str, d: dict) -> list[str]:
+    m, z = Mode(d), d["sizes"]
     out = [
-        f"## {'Quick' if mode == 'quick' else 'Full'} mode",
-        "",
-        f"- command: `{d['command']}`",
-        f"- date: {d['date']}; {d['runs_n']} runs; wall time {d['wall_s']:.0f} s",
-        f"- server: {d['server']}",
-    ]
-    start, end = d["code"]
-    out.append(
-        f"- ours at commit {start}"
-        + ("" if start == end else f" at the start, {end} at the end (changed during the run)")
-    )
-    (a1, _, _), (b1, _, _) = d["load_avg"]
-    out += [
-        f"- machine: {d['cpus']} CPUs; 1-minute load average {a1:.1f} at the start, "
-        f"{b1:.1f} at the end",
+        *mode_header(mode, d),
         f"- sizes: {z['puts']:,} puts and gets; {z['items']:,} items for the filter and the "
         f"vector search, at most {z['searches']:,} searches each; {LIST_NS} namespaces, at "
         f"most {z['list_calls']:,} list_namespaces calls; a timed search or list loop stops "

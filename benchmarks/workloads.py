@@ -75,7 +75,6 @@ import gc
 import json
 import random
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -87,6 +86,9 @@ from typing import Annotated, Any, TypedDict
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.graph import END, START, StateGraph
+
+from harness.monitor import Monitor
+from harness.workers import err_text, timed
 
 SECTIONS = ("core", "mem", "graph", "c500", "filter", "rt", "history")
 HISTORY_POINTS = (10, 100, 1_000, 3_000, 10_000)
@@ -338,7 +340,7 @@ async def graphs(saver: Any, quick: bool, widths: tuple[int, ...], res: dict) ->
         def failed(e: BaseException, width: int = width) -> None:
             nonlocal errors
             errors += 1  # the incumbent fails here; count, do not abort the run
-            res.setdefault(f"concurrent{width}_error", f"{type(e).__name__}: {e}"[:200])
+            res.setdefault(f"concurrent{width}_error", err_text(e, 200))
 
         t = time.perf_counter()
         if sync:
@@ -421,93 +423,10 @@ async def filtered(saver: Any, quick: bool, url: str | None, res: dict) -> None:
         res["list_filter_user"] = await rate(lambda i: lists(FILTER_USER, i), reps)
     except ValueError as e:  # the incumbent: "Unsupported filter key: user"
         res["list_filter_user"] = 0.0
-        res["list_filter_user_error"] = f"{type(e).__name__}: {e}"[:200]
+        res["list_filter_user_error"] = err_text(e, 200)
 
 
 # -- round trips ------------------------------------------------------------------------
-
-
-class Monitor:
-    """MONITOR on a separate connection, in a thread: the commands clients send between two
-    ECHO markers (commands run by scripts are tagged `lua` and left out)."""
-
-    def __init__(self, url: str) -> None:
-        import redis
-
-        self.ctl = redis.Redis.from_url(url)
-        self._mon = redis.Redis.from_url(url).monitor()
-        self._mon.__enter__()
-        self.marker = f"bench-rt-{uuid.uuid4().hex}"
-        self._counts: list[dict[str, int]] = []
-        self._ready = threading.Event()
-        self._ctl_addr = str(self.ctl.client_info()["addr"])
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        self.ctl.echo(f"{self.marker}-ready")
-        if not self._ready.wait(10):
-            raise RuntimeError("MONITOR did not start")
-
-    def _read(self) -> None:
-        current: dict[str, int] | None = None
-        while True:
-            cmd = self._mon.next_command()
-            text = cmd["command"]
-            if self.marker in text:
-                if text.endswith("-ready"):
-                    self._ready.set()
-                elif text.endswith("-start"):
-                    current = {}
-                elif text.endswith("-stop"):
-                    self._counts.append(current or {})
-                    current = None
-                    self._ready.set()
-                elif text.endswith("-quit"):
-                    return
-                continue
-            if current is None or cmd.get("client_type") == "lua":
-                continue
-            if f"{cmd.get('client_address')}:{cmd.get('client_port')}" == self._ctl_addr:
-                continue  # our own INFO calls
-            name = text.split(" ", 1)[0].strip('"').upper()
-            current[name] = current.get(name, 0) + 1
-
-    async def count(self, fn: Any, n: int) -> tuple[dict[str, float], float, dict[str, float]]:
-        """(client commands per op by name, server commands per op, commandstats per op)."""
-        self._ready.clear()
-        self.ctl.echo(f"{self.marker}-start")
-        before = self.ctl.execute_command("INFO", "stats", "commandstats")
-        for i in range(n):
-            await fn(i)
-        after = self.ctl.execute_command("INFO", "stats", "commandstats")
-        self.ctl.echo(f"{self.marker}-stop")
-        if not self._ready.wait(30):
-            raise RuntimeError("MONITOR lost the stop marker")
-        sent = {k: v / n for k, v in self._counts[-1].items()}
-        # the INFO that took `before` is itself counted once by `after`
-        server = (after["total_commands_processed"] - before["total_commands_processed"] - 1) / n
-        cmds: dict[str, float] = {}
-        for k, v in after.items():
-            if k.startswith("cmdstat_"):
-                d = v["calls"] - (before.get(k) or {}).get("calls", 0)
-                if k == "cmdstat_info":
-                    d -= 1
-                if d:
-                    cmds[k[len("cmdstat_") :]] = d / n
-        return sent, server, cmds
-
-    async def record(self, res: dict, name: str, fn: Any, n: int) -> None:
-        """rt_<name>: commands sent per op; _sent: by name; _server, _cmds: see the docstring."""
-        sent, server, cmds = await self.count(fn, n)
-        res[f"rt_{name}"] = sum(sent.values())
-        res[f"rt_{name}_sent"] = sent
-        res[f"rt_{name}_server"] = server
-        res[f"rt_{name}_cmds"] = cmds
-
-    def close(self) -> None:
-        self.ctl.echo(f"{self.marker}-quit")
-        self._thread.join(5)
-        self._mon.__exit__(None, None, None)
-        self.ctl.close()
 
 
 async def round_trips(saver: Any, res: dict, url: str, n: int = 20) -> None:
@@ -611,9 +530,8 @@ async def run(saver: Any, a: argparse.Namespace, url: str | None) -> dict[str, A
     sections = a.sections.split(",")
 
     async def section(name: str, coro: Any) -> None:
-        t = time.perf_counter()
-        await coro
-        res["secs"][name] = round(time.perf_counter() - t, 2)
+        with timed(res["secs"], name):
+            await coro
 
     if "core" in sections:
         await section("core", core(saver, a.quick, res))
