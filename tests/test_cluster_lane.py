@@ -194,11 +194,11 @@ async def test_slot_migration_while_graphs_run(server: str) -> None:
 async def test_master_killed_while_graphs_run(server: str, wait: int) -> None:
     """A master that serves live threads is SIGKILLed; its replica is promoted (node timeout
     1 s); the saver re-reads the topology and every graph continues. Replication is
-    asynchronous, so the last acknowledged writes of the killed master may be lost (README,
-    "Redis Cluster"); what must hold: every invocation returns the right values, each thread's
-    latest checkpoint is its last invocation's result, and no key is left half-written.
-    With wait_replicas=1 nothing acknowledged is lost: every thread's whole history equals
-    InMemorySaver's."""
+    asynchronous, so the last acknowledged writes of the killed master may be lost
+    (docs/operations.md, "Redis Cluster"); what must hold: every invocation returns the right
+    values, each thread's latest checkpoint is its last invocation's result, and no key is
+    left half-written. With wait_replicas=1 nothing acknowledged is lost: every thread's
+    whole history equals InMemorySaver's."""
     with Cluster(_binary(server), masters=3, replicas=1) as cl:
         threads = [f"fo-{i}" for i in range(9)]
         victim = cl.slot_owner(thread_slot(threads[0]))
@@ -932,7 +932,7 @@ def test_every_key_lives_in_its_threads_slot(cluster: Backend) -> None:
     assert {tag(t) for t in threads if t != "slot-2"} | {"slot-copy"} <= seen_threads
 
 
-# -- the least ACL the savers need (README, "Operations") -----------------------------------------
+# -- the least ACL the savers need (docs/operations.md, "TLS and ACL") ------------------------
 
 ACL_RULE = [
     "on", ">lg-pw", "~checkpoint*", "~store*", "resetchannels", "-@all",
@@ -940,7 +940,7 @@ ACL_RULE = [
     "+@connection", "+info", "+wait", "+time",
     "+cluster|slots", "+cluster|shards", "+cluster|nodes", "+cluster|info", "+cluster|myid",
 ]  # fmt: skip
-"""Exactly the rule the README gives for a user of the savers and the store."""
+"""Exactly the rule docs/operations.md gives for a user of the savers and the store."""
 
 
 def _as_acl_user(url: str) -> str:
@@ -948,7 +948,7 @@ def _as_acl_user(url: str) -> str:
 
 
 def test_the_readmes_acl_rule_suffices_on_one_server_and_a_cluster() -> None:
-    """A user with only the README's ACL rule runs graphs, list(None), sweep, prune and
+    """A user with only the docs' ACL rule runs graphs, list(None), sweep, prune and
     copy; the store puts and searches on one server. A key outside the prefixes is refused."""
     from langgraph.checkpoint.redis.embedded import EmbeddedServer
     from langgraph.store.redis import RedisStore
@@ -988,7 +988,7 @@ def test_the_readmes_acl_rule_suffices_on_one_server_and_a_cluster() -> None:
 
 
 def test_the_readmes_acl_rule_runs_the_seed_and_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    """With only the README's rule: the Getting Started document runs unchanged (its every
+    """With only the docs' rule: the Getting Started document runs unchanged (its every
     snippet, sync and async), and the CLI's read commands answer."""
     import json
     import os

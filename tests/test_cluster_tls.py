@@ -1,5 +1,5 @@
 """The savers and the store on a Redis Cluster that speaks TLS only (client ports, the cluster
-bus and replication: tests/cluster.py, Cluster(tls=True)), as an ACL user with the README's
+bus and replication: tests/cluster.py, Cluster(tls=True)), as an ACL user with docs/operations.md's
 least rule, reached through one node's `rediss://user:password@host:port?ssl_ca_certs=...` URL
 or through a RedisCluster client the user built with the same options.
 
@@ -73,7 +73,7 @@ class Tls:
 
 @pytest.fixture(scope="module")
 def tls_cluster() -> Iterator[Tls]:
-    """Three Redis 7 masters, TLS only, with the README's ACL user on every node."""
+    """Three Redis 7 masters, TLS only, with docs/operations.md's ACL user on every node."""
     if not REDIS_SERVER:
         raise RuntimeError("CI=true but redis-server is not installed: .ci/run installs it")
     with Cluster(REDIS_SERVER, masters=3, tls=True) as cl:

@@ -1,5 +1,5 @@
-"""What each persistence setting survives (README, "What survives what"), on real servers that
-are SIGKILLed and restarted on the same port and data directory:
+"""What each persistence setting survives (docs/operations.md, "What survives what"), on real
+servers that are SIGKILLed and restarted on the same port and data directory:
 
 - AOF with `appendfsync always`: every acknowledged checkpoint survives.
 - AOF with `appendfsync everysec`: what was acknowledged a second or two before the kill

@@ -382,7 +382,7 @@ def test_threads_filter(source: Any, target: str) -> None:
         assert saver.get_tuple({"configurable": {"thread_id": "user:42:chat"}}) is not None
         assert saver.get_tuple({"configurable": {"thread_id": "pending"}}) is None
     r = redis.Redis.from_url(target)
-    keys = [  # the ledger never expires (README "Decisions")
+    keys = [  # the ledger never expires (docs/decisions.md)
         k for k in r.scan_iter(match="checkpoint*{user%3A42%3Achat}*") if b"_xref:" not in k
     ]
     assert keys and all(0 < r.pttl(k) <= 60 * 60_000 * 1.07 for k in keys)  # --ttl

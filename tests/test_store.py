@@ -262,7 +262,7 @@ def assert_search(ours: list[Any], ref: list[SearchItem], ctx: Any = "") -> None
 
 def _lenient(value: Any, op: str, operand: Any) -> bool:
     """InMemoryStore's operators, except that a value a range operator cannot compare does not
-    match (README: InMemoryStore raises there, ours does not)."""
+    match (docs/store.md: InMemoryStore raises there, ours does not)."""
     try:
         return _STRICT(value, op, operand)
     except (TypeError, ValueError):

@@ -19,7 +19,7 @@ What is checked:
   (StoreOps.batch driven by hand) gives InMemoryStore's result for the state after the change;
   vectors of other dimensions than the query's raise ValueError;
 - query searches over several fields, list paths, index=False items and namespace prefixes
-  equal InMemoryStore's; an update keeps no vector of the old value (README's difference).
+  equal InMemoryStore's; an update keeps no vector of the old value (docs/store.md's difference).
 """
 
 from __future__ import annotations
@@ -1152,7 +1152,7 @@ async def test_query_results_match_inmemory(stores: Make) -> None:
 
 
 async def test_update_keeps_no_old_vector(stores: Make, backend: Backend) -> None:
-    """README's fourth difference from InMemoryStore (which keeps each path's old vector): a
+    """docs/store.md's fourth difference from InMemoryStore (which keeps each path's old vector): a
     re-put with index=False leaves the item scoreless, one with other fields is scored by its
     new texts only."""
     ours = await stores(index=INDEX)

@@ -1,7 +1,7 @@
 """Redis checkpointers for LangGraph on plain Redis: Lua scripts, sorted-set indexes, no modules.
 
 Same import path and public names as langgraph-checkpoint-redis, so its users switch by
-changing one package (README, "Moving from langgraph-checkpoint-redis").
+changing one package (docs/migration.md).
 """
 
 from .aio import AsyncRedisSaver

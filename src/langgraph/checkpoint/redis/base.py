@@ -94,7 +94,7 @@ class BaseRedisSaver(BaseCheckpointSaver[str]):
         """True: the URL names a cluster node; False: one server; None: ask the server."""
         self._wait = (wait_replicas, wait_timeout_ms) if wait_replicas else None
         """wait_replicas=N: every write waits (WAIT) until N replicas have it, or raises
-        NotReplicatedError after wait_timeout_ms (README, "Redis Cluster and Sentinel")."""
+        NotReplicatedError after wait_timeout_ms (docs/operations.md)."""
 
     def get_next_version(self, current: str | int | None, channel: None = None) -> str:
         """Pure: no I/O (langgraph calls it from inside the event loop)."""

@@ -68,7 +68,7 @@ FAMILIES = (
     "meta",
     "other",
 )
-"""Key families in the layout's order (README, key layout table); `other` is anything under
+"""Key families in the layout's order (docs/storage.md, "Key layout"); `other` is anything under
 the prefixes that the layout does not name."""
 
 

@@ -557,8 +557,8 @@ def migrate(
     `store=False` to leave it). `checkpoints=False` migrates only the store. `batch`: documents per
     round trip on the source, items per `batch` call on our store. The `target_*` prefixes name our
     keys (the savers' `checkpoint_prefix` / `checkpoint_write_prefix`, the store's `prefix`);
-    `ttl_minutes` gives every migrated thread our saver's TTL (one deadline per thread, README
-    "Lifecycle"; langgraph-checkpoint-redis's per-key TTLs are not read); `store_index` is our
+    `ttl_minutes` gives every migrated thread our saver's TTL (one deadline per thread,
+    docs/lifecycle.md; langgraph-checkpoint-redis's per-key TTLs are not read); `store_index` is our
     store's `index` config, to embed the items again (its vectors are not read). `hook(event, name)`
     is called after each checkpoint put ("checkpoint", thread id), each finished thread ("thread",
     thread id) and each store namespace ("namespace", labels joined by "."): tests use it to

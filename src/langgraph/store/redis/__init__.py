@@ -16,7 +16,7 @@ RediSearch or RedisJSON needed, and the same import path as langgraph-checkpoint
   once `setup()` has created it, any other server by a scan of the namespace (ftindex.py,
   vectors.py).
 
-See README, "RedisStore: long-term memory".
+See docs/store.md.
 """
 
 from .aio import AsyncRedisStore

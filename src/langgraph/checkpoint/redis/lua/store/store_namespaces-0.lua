@@ -23,7 +23,7 @@
   namespace costs nothing here, so a listing reads one sorted set per bucket, not each
   namespace.
   An item evicted under maxmemory leaves its entries until a search meets it or its deadline
-  passes: keep store data under noeviction or a volatile-* policy (README).
+  passes: keep store data under noeviction or a volatile-* policy (docs/store.md).
   The conditions themselves (wildcards, suffixes), the depth, offset and limit are applied by
   the client.
   Returns { N, ... }: each bucket's namespaces in lexical order, bucket after bucket (the
