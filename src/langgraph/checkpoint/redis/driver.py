@@ -311,6 +311,49 @@ def retryable(e: BaseException) -> bool:
     return False
 
 
+class Retrying:
+    """The bookkeeping of a batch of commands a moving topology may refuse (SyncDriver's and
+    AsyncDriver's `_retrying`, which differ only in how they wait): the commands still to
+    send, each one's latest reply, and the deadline (RETRY_WINDOW)."""
+
+    __slots__ = ("attempt", "cmds", "deadline", "replies", "todo")
+
+    def __init__(self, cmds: list[Eval | Cmd]) -> None:
+        self.cmds = cmds
+        self.deadline = time.monotonic() + RETRY_WINDOW
+        self.replies: list[Any] = [None] * len(cmds)
+        self.todo = list(range(len(cmds)))
+        self.attempt = 0
+
+    def pending(self) -> list[Eval | Cmd]:
+        """The commands to send now."""
+        return [self.cmds[i] for i in self.todo]
+
+    def refused(self, e: rx.RedisError) -> list[Any]:
+        """A send that failed as a whole: every pending command's reply, when the error may
+        pass (raised otherwise, or once the deadline is past)."""
+        if not retryable(e) or time.monotonic() > self.deadline:
+            raise e
+        return [e] * len(self.todo)
+
+    def settled(self, got: list[Any]) -> bool:
+        """Records the replies; True when none is worth sending again (or time is up)."""
+        again = []
+        for i, r in zip(self.todo, got, strict=True):
+            self.replies[i] = r
+            if isinstance(r, Exception) and retryable(r):
+                again.append(i)
+        if not again or time.monotonic() > self.deadline:
+            return True
+        self.todo = again
+        return False
+
+    def pause(self) -> float:
+        """How long to wait before the next attempt (growing, jittered)."""
+        self.attempt += 1
+        return _pause(self.attempt - 1)
+
+
 def _pause(attempt: int) -> float:
     lo, hi = _BACKOFF
     return min(hi, lo * 2.0**attempt) * (0.5 + random.random() / 2)
@@ -613,27 +656,15 @@ class SyncDriver:
     def _retrying(
         self, send: Callable[[list[Eval | Cmd]], list[Any]], cmds: list[Eval | Cmd]
     ) -> list[Any]:
-        deadline = time.monotonic() + RETRY_WINDOW
-        replies: list[Any] = [None] * len(cmds)
-        todo = list(range(len(cmds)))
-        attempt = 0
+        r = Retrying(cmds)
         while True:
             try:
-                got = send([cmds[i] for i in todo])
+                got = send(r.pending())
             except rx.RedisError as e:
-                if not retryable(e) or time.monotonic() > deadline:
-                    raise
-                got = [e] * len(todo)
-            again = []
-            for i, r in zip(todo, got, strict=True):
-                replies[i] = r
-                if isinstance(r, Exception) and retryable(r):
-                    again.append(i)
-            if not again or time.monotonic() > deadline:
-                return replies
-            todo = again
-            time.sleep(_pause(attempt))
-            attempt += 1
+                got = r.refused(e)
+            if r.settled(got):
+                return r.replies
+            time.sleep(r.pause())
             self._refresh()
 
 
@@ -813,27 +844,15 @@ class AsyncDriver:
         return out
 
     async def _retrying(self, cmds: list[Eval | Cmd]) -> list[Any]:
-        deadline = time.monotonic() + RETRY_WINDOW
-        replies: list[Any] = [None] * len(cmds)
-        todo = list(range(len(cmds)))
-        attempt = 0
+        r = Retrying(cmds)
         while True:
             try:
-                got = await self._send_some([cmds[i] for i in todo])
+                got = await self._send_some(r.pending())
             except rx.RedisError as e:
-                if not retryable(e) or time.monotonic() > deadline:
-                    raise
-                got = [e] * len(todo)
-            again = []
-            for i, r in zip(todo, got, strict=True):
-                replies[i] = r
-                if isinstance(r, Exception) and retryable(r):
-                    again.append(i)
-            if not again or time.monotonic() > deadline:
-                return replies
-            todo = again
-            await asyncio.sleep(_pause(attempt))
-            attempt += 1
+                got = r.refused(e)
+            if r.settled(got):
+                return r.replies
+            await asyncio.sleep(r.pause())
             await self._refresh()
 
 
