@@ -22,23 +22,26 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.base import empty_checkpoint
-from langgraph.checkpoint.redis import RedisSaver, protocol
-from langgraph.checkpoint.redis import ops as ops_module
-from langgraph.checkpoint.redis.ops import PAGE, Cmd, Emit, Eval, FanOut, RoundTrip
+from langgraph.checkpoint.redis import RedisSaver
+from langgraph.checkpoint.redis.ops import PAGE
+from langgraph.checkpoint.redis.protocol import (
+    Cmd,
+    Emit,
+    Eval,
+    FanOut,
+    RoundTrip,
+    needs_resend,
+    resend,
+    round_trip_async,
+    round_trip_sync,
+    sent,
+    wire,
+)
 from langgraph.store.base import GetOp, PutOp, SearchOp
 from langgraph.store.redis import RedisStore
 from redis.exceptions import NoScriptError, ResponseError
 
 from .facade import cfg, new_id
-
-# The wire helpers: ops.py's, or protocol.py's where they moved (ops.py may re-export them).
-_wire_home: Any = ops_module if hasattr(ops_module, "needs_resend") else protocol
-needs_resend = _wire_home.needs_resend
-resend = _wire_home.resend
-round_trip_async = _wire_home.round_trip_async
-round_trip_sync = _wire_home.round_trip_sync
-sent = _wire_home.sent
-wire = _wire_home.wire
 
 NOWHERE = "redis://127.0.0.1:1"
 """A URL nothing listens on: these savers and stores never connect."""

@@ -38,8 +38,9 @@ import langgraph.store.memory as memory_module
 import pytest
 import redis
 from langgraph.checkpoint.redis.keys import dec
-from langgraph.checkpoint.redis.ops import Eval, RoundTrip, _str
+from langgraph.checkpoint.redis.protocol import Eval, RoundTrip
 from langgraph.checkpoint.redis.protocol import round_trip_sync as round_trip
+from langgraph.checkpoint.redis.protocol import text as _str
 from langgraph.store.base import GetOp, ListNamespacesOp, Op, PutOp, SearchOp
 from langgraph.store.redis import RedisStore
 from langgraph.store.redis.ops import _matches, ns_key

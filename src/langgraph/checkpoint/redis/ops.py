@@ -203,16 +203,16 @@ class Operations:
                 f"keys under prefix {self.keys.prefix!r} hold storage format {int(fmt)}; "
                 f"this version writes format {codec.FORMAT}"
             )
-        if found is not None and _str(found) in LAYOUT_GONE:
+        if found is not None and text(found) in LAYOUT_GONE:
             raise RuntimeError(
-                f"keys under prefix {self.keys.prefix!r} were written in the {_str(found)!r} "
-                f"layout, which this version does not read: {LAYOUT_GONE[_str(found)]}"
+                f"keys under prefix {self.keys.prefix!r} were written in the {text(found)!r} "
+                f"layout, which this version does not read: {LAYOUT_GONE[text(found)]}"
             )
-        if found is not None and _str(found) != layout:
+        if found is not None and text(found) != layout:
             where = "a Redis Cluster" if self.cluster else "one server"
             raise RuntimeError(
                 f"keys under prefix {self.keys.prefix!r} were written in the "
-                f"{_str(found)!r} layout, but this is {where} (layout {layout!r}): the "
+                f"{text(found)!r} layout, but this is {where} (layout {layout!r}): the "
                 "cross-thread indexes of one cannot be read through the other; re-put the "
                 "threads through a saver of each layout (list, then put), or use another "
                 "key prefix"
@@ -296,13 +296,13 @@ class Operations:
             # Claims on logs the server no longer has (pruned, deleted or expired by someone
             # else): nothing was written; send those values with no claim.
             assert self.deltas is not None  # only claims can lose their log
-            for f in map(_str, reply[1:]):
+            for f in map(text, reply[1:]):
                 ch = blobs[f][0]
                 data, sent[ch] = self.deltas.whole(serde, values[ch])
                 self.fits(f"put: channel {ch!r}'s value", data)
                 blobs[f] = (ch, data)
         if self.deltas is not None and sent:
-            refs = {_str(reply[i]): reply[i + 1] for i in range(1, len(reply), 2)}
+            refs = {text(reply[i]): reply[i + 1] for i in range(1, len(reply), 2)}
             for f, (ch, _) in blobs.items():
                 s, ref = sent.get(ch), refs.get(f)
                 if s is not None and ref is not None:
@@ -400,7 +400,7 @@ class Operations:
                 return
             if ns is None:  # no namespace given: the id may be in any of them
                 (members,) = yield RoundTrip([Cmd(("SMEMBERS", th.ns_set))])
-                namespaces = sorted(dec(_str(m)) for m in members)
+                namespaces = sorted(dec(text(m)) for m in members)
             else:
                 namespaces = [ns]
             rows = yield RoundTrip([self._get(th, enc(n), enc(cid), fargs) for n in namespaces])
@@ -429,11 +429,11 @@ class Operations:
                     )
                 ]
             )
-            tuples = (self._tuple(serde, thread_id, dec(_str(nse)), raw) for nse, raw in rows)
+            tuples = (self._tuple(serde, thread_id, dec(text(nse)), raw) for nse, raw in rows)
             left = yield from self._emit(tuples, filter, left)
             if left == 0 or len(rows) < page:
                 return
-            upper = _str(rows[-1][1][0])
+            upper = text(rows[-1][1][0])
 
     def _list_all(
         self,
@@ -492,7 +492,7 @@ class Operations:
             rows.sort(key=lambda r: r[0], reverse=True)
             final = [r for m, r in rows if m >= settled]
             tuples = (
-                self._tuple(serde, dec(_str(t)), dec(_str(nse)), raw) for t, nse, raw in final
+                self._tuple(serde, dec(text(t)), dec(text(nse)), raw) for t, nse, raw in final
             )
             left = yield from self._emit(tuples, filter, left)
             if left == 0 or not settled:
@@ -541,7 +541,7 @@ class Operations:
                     if learn and self.deltas is not None and isinstance(data, list):
                         self.deltas.learn(thread_id, ns, ch, data[0], data[1], values[ch])
         pending = _sorted_writes(writes)
-        cid = dec(_str(cide))
+        cid = dec(text(cide))
         return CheckpointTuple(
             config={
                 "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": cid}
@@ -553,7 +553,7 @@ class Operations:
                     "configurable": {
                         "thread_id": thread_id,
                         "checkpoint_ns": ns,
-                        "checkpoint_id": dec(_str(parent)),
+                        "checkpoint_id": dec(text(parent)),
                     }
                 }
                 if parent
@@ -597,7 +597,7 @@ class Operations:
                     )
                 ]
             )
-            ancestors, cursor = reply[0], _str(reply[1])
+            ancestors, cursor = reply[0], text(reply[1])
             for _, writes, found in ancestors:
                 wanted = set(walking.values())
                 mine: dict[str, list[PendingWrite]] = defaultdict(list)
@@ -606,7 +606,7 @@ class Operations:
                         mine[ch].append((task_id, ch, serde.loads_typed(typed)))
                 per_ancestor.append(mine)
                 for i in range(0, len(found), 2):
-                    ch = walking.pop(_str(found[i]))
+                    ch = walking.pop(text(found[i]))
                     seeds[ch] = codec.unpack_blob(serde, found[i + 1])
             if not cursor:
                 break
@@ -646,7 +646,7 @@ class Operations:
         by_thread: dict[str, list[str]] = defaultdict(list)
         for (members,) in (yield FanOut(build)):
             for m in members:
-                t, nse, cide = _str(m).split("\n")
+                t, nse, cide = text(m).split("\n")
                 by_thread[t] += [nse, cide]
         if not by_thread:
             return
@@ -754,7 +754,7 @@ class Operations:
         incoming: list[Any] = []
         records: list[Any] = []
         for ns_b, blob_flat, cps, wo, logs in exported:
-            nse = _str(ns_b)
+            nse = text(ns_b)
             for i in range(0, len(logs), 2):
                 records += ["L", nse, logs[i], logs[i + 1]]
             if blob_flat:
@@ -838,6 +838,3 @@ def _bytes(value: Any) -> bytes:
 def _member(cide: Any, t: Any, nse: Any) -> bytes:
     """A row's member in the cross-thread indexes ("C\nT\nN"), bytes: the order Redis keeps."""
     return b"\n".join((_bytes(cide), _bytes(t), _bytes(nse)))
-
-
-_str = text  # the name the stores' modules import

@@ -29,8 +29,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from langgraph.checkpoint.redis import scripts
-from langgraph.checkpoint.redis.protocol import Cmd, Eval
-from langgraph.checkpoint.redis.protocol import text as _str
+from langgraph.checkpoint.redis.protocol import Cmd, Eval, text
 
 MARGIN = 16  # documents asked for beyond offset + limit
 GAP = 1e-5  # float32 distances against float64 scores
@@ -92,9 +91,9 @@ def dims_of(info: Any) -> int | None:
 
     flat = list(walk(info))
     for i, x in enumerate(flat[:-1]):
-        if isinstance(x, bytes | str) and _str(x).lower() == "dim":
+        if isinstance(x, bytes | str) and text(x).lower() == "dim":
             try:
-                return int(_str(flat[i + 1]))
+                return int(text(flat[i + 1]))
             except ValueError:
                 return None
     return None

@@ -29,8 +29,7 @@ from typing import Any, cast
 from langgraph.checkpoint.redis import argv, scripts
 from langgraph.checkpoint.redis.keys import dec, enc, group_suffixes, group_tag
 from langgraph.checkpoint.redis.ops import DEFAULT_MAX_BULK
-from langgraph.checkpoint.redis.protocol import Cmd, Eval, FanOut, RoundTrip
-from langgraph.checkpoint.redis.protocol import text as _str
+from langgraph.checkpoint.redis.protocol import Cmd, Eval, FanOut, RoundTrip, text
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.store.base import (
@@ -155,7 +154,7 @@ class StoreOps:
     def unpack(self, typed: Any) -> dict[str, Any]:
         """A stored value: [serde type, serde bytes] as the scripts return them."""
         vtype, vbytes = typed
-        return cast("dict[str, Any]", self.serde.loads_typed((_str(vtype), vbytes)))
+        return cast("dict[str, Any]", self.serde.loads_typed((text(vtype), vbytes)))
 
     # -- a batch ---------------------------------------------------------------------
 
@@ -459,19 +458,19 @@ class StoreOps:
 
     def _knn(self, reply: Any) -> list[SearchItem] | None:
         """store_knn-0.lua's page, or None when the query must scan."""
-        status = _str(reply[0])
+        status = text(reply[0])
         if status == "error":
             self.knn = 0  # the index is gone (or was never this server's): scan from now on
         if status != "ok":
             return None
         return [
             SearchItem(
-                namespace=ns_of(_str(nse)),
-                key=dec(_str(k)),
+                namespace=ns_of(text(nse)),
+                key=dec(text(k)),
                 value=self.unpack((y, v)),
                 created_at=_time(c),
                 updated_at=_time(u),
-                score=None if score is None else float(_str(score)),
+                score=None if score is None else float(text(score)),
             )
             for nse, k, score, y, v, c, u in reply[1]
         ]
@@ -525,7 +524,7 @@ class StoreOps:
                 reads = [(i, op.refresh_ttl) for i in fetch] + [(i, False) for i in probe]
                 got = yield RoundTrip(
                     [
-                        self._get_call(_str(cols.ns[i]), dec(_str(cols.keys[i])), r, query=True)
+                        self._get_call(text(cols.ns[i]), dec(text(cols.keys[i])), r, query=True)
                         for i, r in reads
                     ]
                 )
@@ -540,7 +539,7 @@ class StoreOps:
             found: list[SearchItem] = []
             rearm: list[Eval] = []
             for i, value, score in chosen:
-                nse, key = _str(cols.ns[i]), dec(_str(cols.keys[i]))
+                nse, key = text(cols.ns[i]), dec(text(cols.keys[i]))
                 if i in fresh:
                     g = fresh[i]
                     if g is None:
@@ -569,8 +568,8 @@ class StoreOps:
         saw: gone, its namespace changed since (another version), or out of the filter."""
         if got is None:
             return True
-        seen = cols.versions.get(_str(cols.ns[i]))
-        if seen and got[4] and _str(got[4]) != seen:
+        seen = cols.versions.get(text(cols.ns[i]))
+        if seen and got[4] and text(got[4]) != seen:
             return True
         return bool(op.filter and not _matches(self.unpack(got[:2]), op.filter))
 
@@ -614,11 +613,11 @@ class StoreOps:
             )
         cols = Columns([], [], [], [])
         for nse, _, version, order, vecs, cands, data, stride, delta in rows:
-            nse, version = _str(nse), version and _str(version)
+            nse, version = text(nse), version and text(version)
             if version:
                 cols.versions[nse] = version
             if delta:  # what changed since a version the client named as held
-                base = self.cache.get(nse, _str(delta[0])) if self.cache is not None else None
+                base = self.cache.get(nse, text(delta[0])) if self.cache is not None else None
                 entry = base and base.patched(version, *delta[1:])
                 if entry is None:
                     return None
